@@ -1,0 +1,61 @@
+"""Shared fixtures. Real-data tests read ``MICROGESTURE_DATA``; they skip where it is absent, but fail under CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from microgesture.utils.paths import data_root
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        msg = f"real data not found at {path} (set MICROGESTURE_DATA)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """Root of the real datasets (``../shared/datasets``)."""
+    return _require(data_root())
+
+
+@pytest.fixture(scope="session")
+def imigue_root(real_data: Path) -> Path:
+    return _require(real_data / "imigue")
+
+
+@pytest.fixture(scope="session")
+def video298_dir(imigue_root: Path) -> Path:
+    return _require(imigue_root / "raw" / "Data" / "skeleton" / "raw" / "298")
+
+
+@pytest.fixture(scope="session")
+def imigue_labels_csv(imigue_root: Path) -> Path:
+    return _require(imigue_root / "raw" / "Label" / "labels_20200831.csv")
+
+
+@pytest.fixture(scope="session")
+def nw_ucla_dir(real_data: Path) -> Path:
+    return _require(real_data / "nw_ucla" / "raw" / "data" / "NW-UCLA" / "all_sqe")
+
+
+@pytest.fixture(scope="session")
+def kard_dir(real_data: Path) -> Path:
+    return _require(real_data / "kard" / "raw")
+
+
+@pytest.fixture(scope="session")
+def msr_dir(real_data: Path) -> Path:
+    return _require(real_data / "msr_action3d" / "raw" / "data" / "MSRAction3D")
+
+
+@pytest.fixture(scope="session")
+def smg_label_pkl(real_data: Path) -> Path:
+    return _require(real_data / "smg" / "raw" / "classification" / "SMG" / "1_st-gcn_smg" / "data"
+                    / "SMGskeleton" / "test_label.pkl")
