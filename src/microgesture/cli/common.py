@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=False)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # errors stay on one line, however long the path
 
 JSON_HELP = "Print one machine-readable JSON document on stdout instead of tables."
 

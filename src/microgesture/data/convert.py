@@ -86,11 +86,19 @@ def convert_keypoints(
     if keypoints.shape[-2] != s.num_joints:
         raise ConfigError(f"{src} has {s.num_joints} joints, data has {keypoints.shape[-2]}")
     w = conversion_matrix(s, d)
-    out = np.einsum("ds,...sc->...dc", w, keypoints).astype(np.float32)  # NaN propagates
+    # Only the source joints the mapping uses take part (0 * NaN is NaN: an unused missing joint must not
+    # blank every target). Average the finite values with a matmul, then mark targets with a missing source.
+    used = np.flatnonzero(w.any(axis=0))
+    w_used = w[:, used]
+    src = np.asarray(keypoints, dtype=np.float32)[..., used, :]
+    finite = np.isfinite(src)
+    out = (w_used @ np.where(finite, src, 0)).astype(np.float32)
+    src_missing = (~finite.all(-1)).astype(np.float32)[..., None]
+    out[((w_used > 0).astype(np.float32) @ src_missing)[..., 0] > 0] = np.nan
     sc = None
     if scores is not None:
         sc = np.full(scores.shape[:-1] + (d.num_joints,), np.inf, dtype=np.float32)
-        for di, si in zip(*np.nonzero(w)):
+        for di, si in zip(*np.nonzero(w), strict=True):
             sc[..., di] = np.minimum(sc[..., di], scores[..., si])
     return out, sc
 
