@@ -39,9 +39,13 @@ class SkeletonDataset:
         return len(self.clips)
 
     def clip_ids(self) -> list[str]:
+        if hasattr(self.clips, "clip_ids"):  # lazy stores (data.native.NativeStore) answer from their index
+            return self.clips.clip_ids()
         return [c.meta.clip_id for c in self.clips]
 
     def labels(self) -> np.ndarray:
+        if hasattr(self.clips, "labels"):
+            return self.clips.labels()
         return np.array([-1 if c.meta.label is None else c.meta.label for c in self.clips], dtype=np.int64)
 
     def subset(self, split: str) -> SkeletonDataset:
@@ -49,5 +53,8 @@ class SkeletonDataset:
         if split not in self.splits:
             raise ConfigError(f"dataset {self.name} has no split {split!r}; known: {sorted(self.splits)}")
         keep = set(self.splits[split])
-        clips = [c for c in self.clips if c.meta.clip_id in keep]
+        if hasattr(self.clips, "select"):  # stay lazy: a view of the store, nothing loaded
+            clips = self.clips.select([i for i, cid in enumerate(self.clip_ids()) if cid in keep])
+        else:
+            clips = [c for c in self.clips if c.meta.clip_id in keep]
         return SkeletonDataset(self.name, self.layout, clips, self.class_names, {split: self.splits[split]}, [])

@@ -250,7 +250,7 @@ def _face70() -> tuple[tuple[str, ...], dict[str, str]]:
         "FaceNostrilRight2", "FaceNostrilRight1", "FaceNoseTip", "FaceNostrilLeft1", "FaceNostrilLeft2")
     right_eye = range(36, 42)
     left_eye_mirror = (45, 44, 43, 42, 47, 46)  # iBUG mirror of 36..41
-    for k, (r, left) in enumerate(zip(right_eye, left_eye_mirror)):
+    for k, (r, left) in enumerate(zip(right_eye, left_eye_mirror, strict=True)):
         n[r] = f"FaceEyeRight{k + 1}"
         n[left] = f"FaceEyeLeft{k + 1}"
     outer_mirror = {48: 54, 49: 53, 50: 52, 59: 55, 58: 56}
