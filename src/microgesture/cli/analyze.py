@@ -1,0 +1,106 @@
+"""``microgesture analyze`` (any input → MG timeline → emotion → HTML report) and ``microgesture online-eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import JSON_HELP, emit, err_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze)
+    app.command("online-eval")(online_eval)
+
+
+def analyze(
+    input_path: Path = typer.Argument(..., metavar="INPUT",
+                                      help="A video file, an OpenPose JSON folder, a native store, a PYSKL .pkl or a .npy."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory for the report and files."),
+    model: Path | None = typer.Option(None, "--model", help="Window-classifier checkpoint (default: the cached "
+                                                            "model trained on synthetic data)."),
+    reasoner: str = typer.Option("llamacpp", "--reasoner",
+                                 help="Emotion reasoner: llamacpp (offline, bundled SmolLM2), openai "
+                                      "(OpenAI-compatible server from MICROGESTURE_LLM_BASE_URL) or none."),
+    setting: str = typer.Option("press_conference", help="Scenario told to the reasoner (press_conference, "
+                                                         "job_interview, stress_test, deception_interview)."),
+    kind: str | None = typer.Option(None, help="Input kind if detection guesses wrong: video, openpose, native, "
+                                               "pyskl, npy."),
+    stride: int = typer.Option(1, help="Video: analyse every n-th frame."),
+    max_frames: int | None = typer.Option(None, help="Video: stop after this many analysed frames."),
+    hands: bool = typer.Option(True, "--hands/--no-hands", help="Video: track hands (Holistic) or pose only."),
+    fps: float | None = typer.Option(None, help="Frame rate for inputs that do not state one (default 25)."),
+    layout: str | None = typer.Option(None, help=".npy input: layout name (default: from the joint count)."),
+    clip: int = typer.Option(0, "--clip", help="Skeleton files with several clips: the one to analyse."),
+    gap_fill: int = typer.Option(0, help="Bridge gaps of at most this many frames by interpolation (0: off)."),
+    threshold: float | None = typer.Option(None, help="Event threshold on the smoothed class probability."),
+    truth: Path | None = typer.Option(None, help="Ground-truth events CSV (or iMiGUE labels CSV) to score against."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Analyse INPUT: skeletons → micro-gesture timeline → emotion reading → self-contained HTML report.
+
+    A report is written even when a stage fails (it shows what could be read); the exit code is non-zero
+    when no timeline could be produced.
+    """
+    from ..pipeline.analyze import REASONERS, AnalysisFailed, AnalyzeOptions
+    from ..pipeline.analyze import analyze as run
+
+    if reasoner not in REASONERS:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"unknown reasoner {reasoner!r}; choose from {', '.join(REASONERS)}")
+    online = None
+    if threshold is not None:
+        from ..pipeline.online import OnlineConfig
+
+        online = OnlineConfig(threshold=threshold)
+    opts = AnalyzeOptions(model=model, reasoner=reasoner, setting=setting, kind=kind, stride=stride,
+                          max_frames=max_frames, hands=hands, fps=fps, layout=layout, clip_index=clip,
+                          gap_fill=gap_fill, online=online, truth=truth, progress=not no_progress)
+    if online is not None and model is not None:
+        from ..pipeline.online import WindowModel
+
+        online.window = WindowModel.load(model).window
+    result = run(input_path, out, opts)
+    emit(_human(result) if not as_json else result.to_dict(), as_json, title="microgesture analyze")
+    if result.status == "partial":
+        err_console.print(f"warning: {result.failed_stage} stage: {result.error}", markup=False, highlight=False)
+    if result.exit_code:  # main prints this as the one error line and exits non-zero
+        raise AnalysisFailed(f"{result.failed_stage} stage failed: {result.error} (partial report: "
+                             f"{result.files.get('html')})")
+
+
+def _human(result) -> dict:
+    rec = result.summary.get("recognition", {})
+    return {"status": result.status, "report": result.files.get("html"), "events": rec.get("events"),
+            "events_per_minute": round(rec.get("events_per_minute", 0.0), 2) if rec else None,
+            "emotion": result.summary.get("emotion"), "warnings": len(result.warnings)}
+
+
+def online_eval(
+    out: Path = typer.Option(Path("runs/online_eval"), "--out", "-o", help="Output directory."),
+    imigue: Path | None = typer.Option(None, help="iMiGUE root (default: <data root>/imigue) for video 298."),
+    video: str = typer.Option("298", help="iMiGUE video id with an OpenPose folder."),
+    train_fraction: float = typer.Option(0.6, help="Leading share of the stream used for training."),
+    synthetic_streams: int = typer.Option(3, help="Synthetic test streams (the default model is trained on others)."),
+    seed: int = typer.Option(0),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Online MG recognition scores (P/R/F1 at tIoU 0.5, SMG Rec/Acc/F1) on iMiGUE video 298 and synthetic streams."""
+    from ..pipeline.evaluate_online import run_online_evaluation
+
+    res = run_online_evaluation(out, imigue_root=imigue, video=video, train_fraction=train_fraction,
+                                synthetic_streams=synthetic_streams, seed=seed, progress=not no_progress)
+    if as_json:
+        emit(res, True)
+        return
+    short = [{"dataset": r["dataset"], "method": r["method"].replace("ours: ", "ours, "), "Rec": r["rec"],
+              "Acc": r["acc"], "F1": r["f1"], "F1@IoU.5": r["det_f1@0.5"], "GT": r["gt_events"]} for r in res["table"]]
+    emit(short, False, title="online MG recognition: ours beside published (SMG README)")
+    err_console.print(res["note"], markup=False, highlight=False)
+    err_console.print(f"iMiGUE: {res['imigue'].get('protocol') or res['imigue'].get('skipped')}", markup=False,
+                      highlight=False)
+    err_console.print(f"written: {out / 'online_eval.json'}, {out / 'online_eval.csv'}", markup=False, highlight=False)

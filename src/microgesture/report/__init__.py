@@ -1,0 +1,1 @@
+"""Reports: a self-contained HTML page (``html``) and static plots (``plots``) for one analysed stream."""

@@ -1,0 +1,147 @@
+"""The HTML report as a person sees it: opened in headless Chromium, its script must run, the skeleton replay
+must draw joints, the timeline must show every event; the file must be self-contained and small."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microgesture.data.dataset import SkeletonDataset
+from microgesture.data.native import write_native
+from microgesture.data.synthetic import CLASS_NAMES, make_interview_stream
+from microgesture.pipeline.analyze import AnalyzeOptions, analyze
+from microgesture.pipeline.online import TrainConfig, train_window_classifier
+from microgesture.report.html import ReportData, counts_table, render_report, replay_payload
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.I)
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        msg = "headless Chromium not installed (apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return exe
+
+
+def run_chromium(html: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp / 'chromium-profile'}", "--virtual-time-budget=3000", *extra, html.as_uri()]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _events_from_truth(truth: pd.DataFrame, fps: float) -> pd.DataFrame:
+    return truth.assign(score=0.8, start=truth["start_frame"] / fps, end=(truth["end_frame"] + 1) / fps)
+
+
+@pytest.fixture(scope="module")
+def pipeline_report(tmp_path_factory):
+    """A report made by the real pipeline: a synthetic interview stream through a small trained model."""
+    tmp = tmp_path_factory.mktemp("report")
+    streams = [make_interview_stream(seed=s, duration_s=90) for s in range(2)]
+    cfg = TrainConfig(encoder="tcn", encoder_options={"channels": [32, 32]}, epochs=6, lr=5e-3)
+    ckpt = train_window_classifier(streams, list(CLASS_NAMES), window=32, config=cfg, progress=False).save(tmp / "m.pt")
+    clip, truth = make_interview_stream(seed=21, duration_s=90)
+    store = write_native(SkeletonDataset("syn", "imigue22", [clip], list(CLASS_NAMES)), tmp / "store")
+    truth.to_csv(tmp / "truth.csv", index=False)
+    res = analyze(store, tmp / "out", AnalyzeOptions(model=ckpt, reasoner="none", truth=tmp / "truth.csv",
+                                                     progress=False))
+    assert res.status == "complete", res.error
+    return tmp / "out", pd.read_csv(tmp / "out" / "events.csv")
+
+
+def test_report_is_self_contained_and_small_for_a_long_stream(tmp_path):
+    clip, truth = make_interview_stream(seed=2, duration_s=21068 / 25)  # as long as iMiGUE video 298
+    events = _events_from_truth(truth, 25.0)
+    data = ReportData(title="long", clip=clip, events=events, duration_s=clip.num_frames / 25.0)
+    paths = render_report(data, tmp_path)
+    html = paths["html"].read_text(encoding="utf-8")
+    assert not EXTERNAL.search(html), EXTERNAL.search(html).group(0)
+    assert paths["html"].stat().st_size < 3_000_000
+    payload = replay_payload(clip)
+    assert payload["num_frames"] <= 3000 and payload["frame_step"] == 8
+    assert html.count('class="mg-event"') == len(events)
+
+
+def test_replay_payload_roundtrip_and_missing_joints():
+    clip, _ = make_interview_stream(seed=3, duration_s=10)
+    kp = clip.keypoints.copy()
+    kp[0, 5, 3] = np.nan
+    clip = clip.with_(keypoints=kp)
+    p = replay_payload(clip)
+    import base64
+
+    arr = np.frombuffer(base64.b64decode(p["data"]), "<i2").reshape(p["num_frames"], p["num_joints"], 2)
+    assert (arr[5, 3] == -32768).all()
+    back = arr[0].astype(np.float64) * p["scale"] + np.array(p["origin"])
+    np.testing.assert_allclose(back, kp[0, 0], atol=p["scale"])
+
+
+def test_untrusted_strings_are_escaped(tmp_path):
+    ev = pd.DataFrame({"start": [1.0], "end": [2.0], "label": [0], "label_name": ["<script>alert(1)</script>"],
+                       "score": [0.9], "start_frame": [25], "end_frame": [49]})
+    data = ReportData(title="<b>x</b>", events=ev, duration_s=10.0, warnings=["<img src=x onerror=1>"],
+                      provenance={"note": "</script><script>alert(2)</script>"})
+    html = render_report(data, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>x</b>" not in html
+
+
+def test_counts_table_rates():
+    ev = pd.DataFrame({"label_name": ["a", "a", "b"], "start": [0.0, 10.0, 5.0], "end": [2.0, 13.0, 6.0],
+                       "score": [1.0, 0.5, 0.2]})
+    rows = counts_table(ev, 120.0)
+    assert rows[0] == {"class": "a", "count": 2, "seconds": 5.0, "per_minute": 1.0, "mean_score": 0.75}
+    assert rows[1]["class"] == "b" and rows[1]["per_minute"] == 0.5
+
+
+def test_chromium_renders_replay_and_timeline(pipeline_report, tmp_path):
+    out, events = pipeline_report
+    html = out / "report.html"
+    assert not EXTERNAL.search(html.read_text(encoding="utf-8"))
+    dom = run_chromium(html, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    d = dom.stdout
+    assert 'data-js="ran"' in d and 'data-replay-state="ready"' in d
+    drawn = re.search(r'data-frames-drawn="(\d+)"', d)
+    joints = re.search(r'data-joints-drawn="(\d+)"', d)
+    assert drawn and int(drawn.group(1)) >= 1 and joints and int(joints.group(1)) >= 12
+    assert f'data-events-rendered="{len(events)}"' in d and len(events) > 0
+    assert d.count('class="gt"') > 0  # ground truth drawn beside the predictions
+    assert 'id="counts"' in d and 'id="model-line"' in d
+    shot = tmp_path / "report.png"
+    r = run_chromium(html, tmp_path, "--window-size=1280,1400", f"--screenshot={shot}")
+    assert r.returncode == 0 and shot.is_file(), r.stderr[-2000:]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "report_screenshot.png")
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(shot)[..., :3]
+    assert img.std() > 0.05  # not a blank page
+    skeleton_blue = np.all(np.abs(img - np.array([0.0, 0x72 / 255, 0xB2 / 255])) < 0.06, axis=-1)
+    joint_orange = np.all(np.abs(img - np.array([0xD5 / 255, 0x5E / 255, 0.0])) < 0.06, axis=-1)
+    assert skeleton_blue.sum() > 200 and joint_orange.sum() > 50  # bones and joints on the canvas
+
+
+def test_chromium_renders_a_failed_report(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = analyze(empty, tmp_path / "out", AnalyzeOptions(reasoner="none", progress=False))
+    assert res.status == "failed" and res.exit_code == 1
+    dom = run_chromium(tmp_path / "out" / "report.html", tmp_path, "--dump-dom")
+    assert dom.returncode == 0
+    assert 'data-js="ran"' in dom.stdout and 'id="error-banner"' in dom.stdout and 'id="no-replay"' in dom.stdout
+    shot = tmp_path / "failed.png"
+    run_chromium(tmp_path / "out" / "report.html", tmp_path, "--window-size=1280,900", f"--screenshot={shot}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(shot, ARTIFACTS / "failed_report_screenshot.png")
