@@ -1,0 +1,99 @@
+"""Shared pieces of every skeleton encoder: input checking, data normalisation, the encoder interface.
+
+Interface (what training, evaluation and fusion rely on): an encoder takes ``[N, M, T, V, C]`` float32 and
+``forward`` returns ``[N, out_dim]``; ``embed`` is the same for plain encoders (wrappers override it);
+``forward_features`` also returns per-token features ``[N, L, out_dim]`` (per joint for graph encoders,
+per frame for sequence encoders) so fusion modules can build graphs over them. ``token_count`` is ``L``
+when it is fixed by the architecture, ``None`` when it follows the clip length.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..data.layouts import get_layout
+from ..errors import ConfigError
+
+
+class SkeletonEncoder(nn.Module):
+    """Base class: stores the input geometry and checks every batch against it."""
+
+    out_dim: int
+    token_count: int | None = None
+    channels_last: bool = False  # graph encoders: run convolutions in NHWC (see inference.py)
+
+    def __init__(self, layout: str, in_channels: int, num_persons: int, num_frames: int | None) -> None:
+        super().__init__()
+        if in_channels < 1 or num_persons < 1:
+            raise ConfigError(f"in_channels and num_persons must be >= 1, got {in_channels}, {num_persons}")
+        self.layout_name = layout
+        self.layout = get_layout(layout)
+        self.num_joints = self.layout.num_joints
+        self.in_channels = int(in_channels)
+        self.num_persons = int(num_persons)
+        self.num_frames = num_frames
+
+    def check_input(self, x: Tensor) -> None:
+        if x.dim() != 5 or x.shape[1] != self.num_persons or x.shape[3] != self.num_joints \
+                or x.shape[4] != self.in_channels:
+            raise ConfigError(
+                f"{type(self).__name__} expects input [N, M={self.num_persons}, T, V={self.num_joints}, "
+                f"C={self.in_channels}] (layout {self.layout_name}), got {tuple(x.shape)}")
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_features(x)[0]
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The inference embedding ``[N, out_dim]``."""
+        return self(x)
+
+
+class DataNorm(nn.Module):
+    """BatchNorm over every (person, joint, coordinate) channel, statistics over batch and time.
+
+    Why: ST-GCN's ``data_bn`` — coordinates of different joints live on very different scales (a wrist
+    moves far more than the neck); normalising each one lets the first layer see comparable inputs.
+    """
+
+    def __init__(self, num_persons: int, num_joints: int, channels: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm1d(num_persons * num_joints * channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m, t, v, c = x.shape
+        y = self.bn(x.permute(0, 1, 3, 4, 2).reshape(n, m * v * c, t))
+        return y.view(n, m, v, c, t).permute(0, 1, 4, 2, 3)  # back to [N, M, T, V, C] (a view)
+
+
+def init_conv_bn(module: nn.Module) -> None:
+    """Kaiming-normal convs, unit BN, zero biases (the ST-GCN / 2s-AGCN initialisation)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+def to_nmctv(x: Tensor, channels_last: bool = False) -> Tensor:
+    """``[N, M, T, V, C]`` -> ``[N*M, C, T, V]``: the one layout copy a graph encoder makes.
+
+    ``channels_last`` returns the same logical tensor in NHWC memory order (physically ``[N*M, T, V, C]``).
+    """
+    n, m, t, v, c = x.shape
+    if channels_last:
+        return x.reshape(n * m, t, v, c).contiguous().permute(0, 3, 1, 2)
+    return x.permute(0, 1, 4, 2, 3).reshape(n * m, c, t, v).contiguous()
+
+
+def pool_graph_features(y: Tensor, n: int, m: int) -> tuple[Tensor, Tensor]:
+    """``[N*M, D, T, V]`` -> pooled ``[N, D]`` (mean over T, V, M) and per-joint tokens ``[N, V, D]``."""
+    _, d, _, v = y.shape
+    joints = y.mean(dim=2).view(n, m, d, v).mean(dim=1)  # [N, D, V]
+    return joints.mean(dim=2), joints.transpose(1, 2)
+

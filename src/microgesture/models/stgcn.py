@@ -1,0 +1,156 @@
+"""ST-GCN encoder (Yan et al. 2018) in full width and the ¼-width variant of SkeletonCLR / AimCLR.
+
+Speed by design (the reference spends ~20 % of a step on layout copies and its einsum): activations stay
+in one ``[N*M, C, T, V]`` layout from the first block to the pooling; the graph step aggregates over joints
+*first* — a single GEMM of the activations with all K adjacency subsets side by side, ``[V, V*K]`` — and
+then mixes (channel, subset) pairs with one strided ``(1, K)`` convolution. That is
+``y = sum_k W_k (x A_k)``, the same linear map as ST-GCN's ``sum_k (W_k x) A_k`` (up to where the bias
+enters), with no permute between them and the cheaper side of the product on the narrower input width.
+Dropout, which costs the reference 10–13 % of a pretraining step, is off unless asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .base import DataNorm, SkeletonEncoder, init_conv_bn, pool_graph_features, to_nmctv
+from .graph import build_adjacency
+from .inference import fold_pair
+from .registry import register_model
+
+FULL_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+QUARTER_CHANNELS = (16, 16, 16, 16, 32, 32, 32, 64, 64, 256)
+STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
+
+
+class GraphConv(nn.Module):
+    """Spatial graph convolution ``y = sum_k W_k (x A_k)`` over a fixed partition ``A: [K, V, V]``."""
+
+    def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, edge_importance: bool) -> None:
+        super().__init__()
+        k = adjacency.shape[0]
+        self.register_buffer("adjacency", adjacency.clone())
+        # ST-GCN's learnable edge-importance mask, multiplied into the partition
+        self.edge_importance = nn.Parameter(torch.ones_like(adjacency)) if edge_importance else None
+        self.mix = nn.Conv2d(in_channels, out_channels, kernel_size=(1, k), stride=(1, k))
+
+    def operator(self) -> Tensor:
+        """``[V, V*K]`` with column ``w*K + k`` = how output joint ``w`` reads each input joint in subset k."""
+        a = self.adjacency if self.edge_importance is None else self.adjacency * self.edge_importance
+        k, v, _ = a.shape
+        return a.permute(2, 1, 0).reshape(v, v * k)
+
+    def forward(self, x: Tensor) -> Tensor:  # [B, C, T, V] -> [B, O, T, V]
+        return self.mix(aggregate(x, self.operator()))
+
+
+def aggregate(x: Tensor, op: Tensor) -> Tensor:
+    """``[B, C, T, V] @ [V, V*K] -> [B, C, T, V*K]`` without a layout copy in either memory format.
+
+    Contiguous (NCHW) activations make this one GEMM over ``B*C*T`` rows; channels-last activations
+    (physically ``[B, T, V, C]``) multiply ``op^T`` from the left per frame and stay channels-last.
+    """
+    if x.is_contiguous():
+        return torch.matmul(x, op)
+    return torch.matmul(op.t(), x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class STGCNBlock(nn.Module):
+    """Graph conv -> BN -> ReLU -> temporal conv (kernel 9) -> BN [-> dropout] (+ residual) -> ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, stride: int = 1,
+                 residual: bool = True, edge_importance: bool = True, temporal_kernel: int = 9,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if temporal_kernel % 2 != 1:
+            raise ConfigError(f"temporal_kernel must be odd, got {temporal_kernel}")
+        self.gcn = GraphConv(in_channels, out_channels, adjacency, edge_importance)
+        layers: list[nn.Module] = [
+            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, (temporal_kernel, 1), (stride, 1), (temporal_kernel // 2, 0)),
+            nn.BatchNorm2d(out_channels),
+        ]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout, inplace=True))
+        self.tcn = nn.Sequential(*layers)
+        if not residual:
+            self.residual: nn.Module | None = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return self.relu(y)
+
+    def fold_batchnorm_(self) -> None:
+        """Eval-only: fold the BN after the graph conv into its (channel, subset) mixing conv."""
+        self.gcn.mix, self.tcn[0] = fold_pair(self.gcn.mix, self.tcn[0])
+
+
+class STGCN(SkeletonEncoder):
+    """ST-GCN backbone: data BN, a stack of ST-GCN blocks, mean pooling over T, V and persons."""
+
+    def __init__(self, layout: str = "ntu25", in_channels: int = 3, num_frames: int | None = None,
+                 num_persons: int = 1, channels: Sequence[int] = FULL_CHANNELS,
+                 strides: Sequence[int] | None = None, partition: str = "spatial",
+                 edge_importance: bool = True, temporal_kernel: int = 9, dropout: float = 0.0) -> None:
+        super().__init__(layout, in_channels, num_persons, num_frames)
+        channels = tuple(int(c) for c in channels)
+        strides = STRIDES[: len(channels)] if strides is None else tuple(int(s) for s in strides)
+        if len(channels) != len(strides) or not channels:
+            raise ConfigError(f"channels {channels} and strides {strides} must be non-empty and equally long")
+        adjacency = build_adjacency(self.layout, partition)
+        self.data_norm = DataNorm(self.num_persons, self.num_joints, self.in_channels)
+        blocks = []
+        c_in = self.in_channels
+        for i, (c_out, s) in enumerate(zip(channels, strides, strict=True)):
+            blocks.append(STGCNBlock(c_in, c_out, adjacency, s, residual=i > 0,
+                                     edge_importance=edge_importance, temporal_kernel=temporal_kernel,
+                                     dropout=dropout))
+            c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.out_dim = channels[-1]
+        self.token_count = self.num_joints
+        init_conv_bn(self)
+
+    def feature_map(self, x: Tensor) -> Tensor:
+        """``[N, M, T, V, C]`` -> last block's activations ``[N*M, D, T', V]``."""
+        self.check_input(x)
+        return self.blocks(to_nmctv(self.data_norm(x), self.channels_last))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m = x.shape[:2]
+        return self.feature_map(x).mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return pool_graph_features(self.feature_map(x), x.shape[0], x.shape[1])
+
+
+@register_model("stgcn")
+def stgcn(layout: str = "ntu25", in_channels: int = 3, num_frames: int | None = None, num_persons: int = 1,
+          channels: Sequence[int] = FULL_CHANNELS, strides: Sequence[int] | None = None,
+          partition: str = "spatial", edge_importance: bool = True, temporal_kernel: int = 9,
+          dropout: float = 0.0) -> STGCN:
+    """Full-width ST-GCN (64 -> 128 -> 256 channels, 10 blocks, ~3.1 M parameters)."""
+    return STGCN(layout, in_channels, num_frames, num_persons, channels, strides, partition,
+                 edge_importance, temporal_kernel, dropout)
+
+
+@register_model("stgcn_quarter")
+def stgcn_quarter(layout: str = "ntu25", in_channels: int = 3, num_frames: int | None = None,
+                  num_persons: int = 1, channels: Sequence[int] = QUARTER_CHANNELS,
+                  strides: Sequence[int] | None = None, partition: str = "spatial",
+                  edge_importance: bool = True, temporal_kernel: int = 9, dropout: float = 0.0) -> STGCN:
+    """SkeletonCLR / AimCLR encoder: ¼ width (16 -> 32 -> 64) with a last 64 -> 256 block."""
+    return STGCN(layout, in_channels, num_frames, num_persons, channels, strides, partition,
+                 edge_importance, temporal_kernel, dropout)
