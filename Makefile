@@ -28,7 +28,7 @@ $(VENV)/.setup-full: $(VENV)/.setup-core
 setup: $(VENV)/.setup-core
 setup-full: $(VENV)/.setup-full
 
-demo: setup
+demo: setup-full
 	$(BIN)/microgesture demo --out $(OUT)
 
 test: setup-full
