@@ -1,0 +1,1 @@
+"""Emotion understanding from micro-gesture timelines: timelines → scenarios → reasoners → benchmark."""

@@ -1,0 +1,153 @@
+"""Micro-gesture timelines: the identity-free record that every emotion reasoner consumes.
+
+Why: the emotion stage must never see who the person is. A :class:`Timeline` holds only *what* gestures
+happened *when* (plus the setting), so a scenario built from it cannot leak names, subject ids or
+nationalities. ``meta`` carries bookkeeping for evaluation only (``video_id``, the CV ``group`` and the
+``target`` label); builders copy nothing else, and the scenario builder never renders ``meta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+Source = Literal["annotation", "predicted"]
+ALLOWED_META = frozenset({"video_id", "group", "target", "split", "outcome"})
+PREDICTION_COLUMNS = ("start", "end", "label", "label_name", "score")
+
+
+@dataclass(frozen=True)
+class MGEvent:
+    start_s: float
+    end_s: float
+    label: int
+    label_name: str
+    score: float = 1.0
+    source: Source = "annotation"
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.end_s - self.start_s)
+
+
+@dataclass
+class Timeline:
+    """Events sorted by start time, the observed duration, and the setting name (a scenario template)."""
+
+    events: list[MGEvent]
+    duration_s: float
+    fps: float = 25.0
+    setting: str = "press_conference"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.meta) - ALLOWED_META
+        if unknown:
+            raise ValueError(f"Timeline.meta may only hold {sorted(ALLOWED_META)}; got {sorted(unknown)} "
+                             "(identity attributes never enter the emotion stage)")
+        self.events = sorted(self.events, key=lambda e: (e.start_s, e.end_s))
+        if self.duration_s <= 0 and self.events:
+            self.duration_s = max(e.end_s for e in self.events)
+
+    @property
+    def video_id(self) -> str:
+        return str(self.meta.get("video_id", ""))
+
+    @property
+    def target(self) -> str | None:
+        return self.meta.get("target")
+
+    @property
+    def group(self) -> str | None:
+        return self.meta.get("group")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Columnar view (float32 times, int64 labels) for vectorised statistics and learned reasoners."""
+        return {
+            "start": np.array([e.start_s for e in self.events], dtype=np.float32),
+            "end": np.array([e.end_s for e in self.events], dtype=np.float32),
+            "label": np.array([e.label for e in self.events], dtype=np.int64),
+            "score": np.array([e.score for e in self.events], dtype=np.float32),
+        }
+
+    def with_events(self, events: list[MGEvent]) -> Timeline:
+        return Timeline(list(events), self.duration_s, self.fps, self.setting, dict(self.meta))
+
+
+def outcome_to_valence(outcome: str) -> str:
+    """iMiGUE's video-level emotion label: a won match is positive, a lost one negative."""
+    o = str(outcome).strip().lower()
+    if o in {"win", "won", "1", "positive"}:
+        return "positive"
+    if o in {"lose", "lost", "loss", "0", "negative"}:
+        return "negative"
+    raise ValueError(f"unknown outcome {outcome!r}")
+
+
+def timelines_from_annotations(df: pd.DataFrame, setting: str = "press_conference",
+                               fps: float = 25.0) -> dict[str, Timeline]:
+    """One ground-truth timeline per video from ``data.readers.imigue.load_annotations`` output.
+
+    Only timing, class and outcome columns are read; subject ids become an opaque CV ``group``.
+    The duration is the end of the last annotated event (the full video length is not in the labels).
+    """
+    need = {"video_id", "start_time", "end_time", "label", "label_name", "subject_id", "outcome"}
+    missing = need - set(df.columns)
+    if missing:
+        raise DataError(None, f"annotation table lacks columns {sorted(missing)}")
+    out: dict[str, Timeline] = {}
+    for vid, g in df.groupby("video_id", sort=True):
+        events = [MGEvent(float(s), float(e), int(lab), str(name), 1.0, "annotation")
+                  for s, e, lab, name in zip(g["start_time"], g["end_time"], g["label"], g["label_name"],
+                                             strict=True)]
+        outcomes = g["outcome"].unique()
+        if len(outcomes) != 1:
+            raise DataError(None, f"video {vid}: inconsistent outcomes {list(outcomes)}")
+        meta = {"video_id": str(vid), "group": str(g["subject_id"].iloc[0]),
+                "outcome": str(outcomes[0]), "target": outcome_to_valence(outcomes[0])}
+        out[str(vid)] = Timeline(events, float(g["end_time"].max()), fps, setting, meta)
+    return out
+
+
+def timeline_from_predictions(pred: pd.DataFrame | str | Path, duration_s: float | None = None,
+                              fps: float = 25.0, setting: str = "press_conference",
+                              meta: Mapping[str, Any] | None = None, min_score: float = 0.0) -> Timeline:
+    """A timeline from the recognizer's predicted events (``start,end,label,label_name,score``, seconds)."""
+    path = None
+    if not isinstance(pred, pd.DataFrame):
+        path = Path(pred)
+        try:
+            pred = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise DataError(path, f"cannot read predicted events: {e}") from e
+    missing = [c for c in PREDICTION_COLUMNS if c not in pred.columns]
+    if missing:
+        raise DataError(path, f"predicted events lack columns {missing} (need {list(PREDICTION_COLUMNS)})")
+    bad = pred[["start", "end", "score"]].isna().any(axis=1) | (pred["end"] < pred["start"])
+    if bad.any():
+        raise DataError(path, f"{int(bad.sum())} predicted events have NaN times/scores or end < start "
+                              f"(first at row {int(np.flatnonzero(bad.to_numpy())[0])})")
+    pred = pred[pred["score"] >= min_score]
+    events = [MGEvent(float(s), float(e), int(lab), str(name), float(sc), "predicted")
+              for s, e, lab, name, sc in pred[list(PREDICTION_COLUMNS)].itertuples(index=False, name=None)]
+    dur = float(duration_s) if duration_s else (max((e.end_s for e in events), default=0.0))
+    return Timeline(events, dur, fps, setting, dict(meta or {}))
+
+
+def filter_events(timeline: Timeline, include_non_mg: bool = True,
+                  labels: Iterable[int] | None = None) -> Timeline:
+    """Drop illustrative (non-MG) events or keep only some classes — for ablations."""
+    from .descriptions import describe
+
+    keep = set(labels) if labels is not None else None
+    events = [e for e in timeline.events
+              if (include_non_mg or describe(e.label_name).is_micro_gesture)
+              and (keep is None or e.label in keep)]
+    return timeline.with_events(events)
