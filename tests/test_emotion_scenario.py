@@ -119,3 +119,13 @@ def test_timeline_from_predicted_events(tmp_path):
     assert str(bad) in str(e.value)
     with pytest.raises(DataError, match="lack columns"):
         timeline_from_predictions(df.drop(columns="score"))
+
+
+def test_every_synthetic_demo_class_has_a_real_description():
+    from microgesture.data.synthetic import CLASS_NAMES
+    from microgesture.emotion.descriptions import category, describe
+
+    for name in CLASS_NAMES:
+        d = describe(name)
+        assert "No established reading" not in d.reading, name
+        assert category(name) is not None, name

@@ -93,20 +93,21 @@ IMIGUE_DESCRIPTIONS: tuple[GestureDescription, ...] = (
        "Illustrators mostly reflect speaking style and engagement rather than hidden emotion.", mg=False),
 )
 
-# Classes of the synthetic demo data (data.synthetic) that are not iMiGUE names.
+# Classes of the synthetic demo data (data.synthetic.CLASS_NAMES) without an iMiGUE counterpart; the others
+# are aliases of iMiGUE classes below, so they share descriptions and functional categories.
 DEMO_DESCRIPTIONS: tuple[GestureDescription, ...] = (
-    _d("still", "No noticeable movement; the person sits still.",
-       "Stillness alone says little; it may reflect calm or freezing under pressure."),
-    _d("nod", "Nods the head.", "Usually agreement or active listening; not a strong emotional cue."),
-    _d("wave", "Waves a hand.", "A communicative gesture rather than a micro-gesture.", mg=False),
-    _d("shrug", "Raises and drops the shoulders.",
-       "Commonly read as uncertainty, resignation or indifference."),
-    _d("head scratch", "Scratches the head.", "Often read as confusion, doubt or cognitive effort."),
+    _d("scratching head", "Scratches the head with the fingertips, often repeatedly.",
+       "Often read as doubt, confusion or cognitive effort; a self-adaptor that may rise under stress."),
 )
 
 _BY_NAME = {d.name: d for d in (*IMIGUE_DESCRIPTIONS, *DEMO_DESCRIPTIONS)}
 _ALIASES = {"bit lip": "bite lip", "non-mg": "illustrative", "illustrative (non-mg)": "illustrative",
-            "touch hand": "rub hand", "touch head": "touch forehead"}
+            "touch hand": "rub hand", "touch head": "touch forehead",
+            # synthetic demo classes (data.synthetic.CLASS_NAMES) -> iMiGUE classes
+            "touching face": "touch face", "folding arms": "fold arm", "rubbing hands": "rub hand",
+            "shaking shoulders": "shake shoulder", "touching nose or chin": "touch chin",
+            "adjusting collar": "adjust tie", "crossing fingers": "cross finger",
+            "illustrative gesture (non-mg)": "illustrative"}
 
 
 # A priori functional grouping (self-adaptors vs. expansive vs. closed postures, after the nonverbal-behaviour
@@ -114,7 +115,7 @@ _ALIASES = {"bit lip": "bite lip", "non-mg": "illustrative", "illustrative (non-
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "face_touch": ("touch face", "touch forehead", "cover face", "rub eyes", "touch other face part",
                    "touch ears", "touch chin", "bite nails", "bite lip"),
-    "body_touch": ("touch neck", "touch chest", "scratch back", "scratch arm", "rub hand", "play hair",
+    "body_touch": ("scratching head", "touch neck", "touch chest", "scratch back", "scratch arm", "rub hand", "play hair",
                    "touch hat"),
     "grooming": ("adjust tie", "tidy sleeve"),
     "closed": ("fold arm", "cross finger", "withdraw arms", "turtle neck"),
