@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from microgesture.errors import ConfigError
 from microgesture.models import DualStreamEncoder, create_model, export_encoder
-from microgesture.models.fusion import FUSIONS
+from microgesture.models.fusion import FUSIONS, balance_kl
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -37,7 +38,8 @@ def test_fusion_output_keys_and_shapes(fusion: str) -> None:
     out = _dual(fusion)(X)
     expected = {"fused"} | ({"spatial"} if fusion != "temporal" else set()) \
         | ({"temporal"} if fusion != "spatial" else set()) | ({"alpha"} if fusion.startswith("stb") else set())
-    assert set(out) == expected
+    # the STB variants add the gate's balance penalty while training (default balance_weight = 1)
+    assert set(out) == expected | ({"aux_loss"} if fusion.startswith("stb") else set())
     for key in expected - {"alpha"}:
         assert out[key].shape == (5, 24)
 
@@ -138,3 +140,87 @@ def test_export_rejects_unknown_format(tmp_path: Path) -> None:
     model = create_model("gru", layout="imigue22", in_channels=2, hidden_size=8)
     with pytest.raises(ConfigError, match="format"):
         export_encoder(model, tmp_path / "m.x", torch.randn(1, 1, 4, 22, 2), format="tflite")
+
+
+# -- anti-collapse options and the evaluation embedding ---------------------------------------------------------
+@pytest.mark.parametrize("mode,width", [("fused", 1), ("streams", 2), ("balanced", 2), ("all", 3)])
+def test_embed_modes_shapes_and_content(mode: str, width: int) -> None:
+    model = _dual("stb_weight", embed=mode)
+    torch.nn.init.normal_(model.fuser.mlp[-1].weight)  # unbalanced weights, so "balanced" differs from "streams"
+    model.eval()
+    out, z = model(X), model.embed(X)
+    assert model.out_dim == 24 * width and z.shape == (5, 24 * width)
+    hs, ht, a = out["spatial"], out["temporal"], out["alpha"]
+    expected = {"fused": out["fused"], "streams": torch.cat([hs, ht], 1),
+                "balanced": torch.cat([2 * a[:, :1] * hs, 2 * a[:, 1:] * ht], 1),
+                "all": torch.cat([hs, ht, out["fused"]], 1)}[mode]
+    torch.testing.assert_close(z, expected)
+    # a classifier on top sizes its head from out_dim
+    clf = create_model("classifier", encoder={"name": "dual_stream", "spatial": SPATIAL, "temporal": TEMPORAL,
+                                              "dim": 24, "embed": mode}, num_classes=3, layout="imigue22",
+                       in_channels=2)
+    assert clf(X).shape == (5, 3)
+
+
+def test_single_stream_ignores_embed_mode() -> None:
+    model = _dual("spatial", embed="streams")
+    assert model.out_dim == 24
+    torch.testing.assert_close(model.embed(X), model(X)["fused"])
+
+
+def test_stream_norm_and_gate_floor() -> None:
+    model = _dual("stb_weight", stream_norm="l2", gate_floor=0.2)
+    torch.nn.init.normal_(model.fuser.mlp[-1].weight, std=100.0)  # saturate the softmax
+    out = model(X)
+    for s in ("spatial", "temporal"):
+        torch.testing.assert_close(out[s].norm(dim=1), torch.full((5,), 24 ** 0.5))
+    a = out["alpha"]
+    assert (a >= 0.2 - 1e-6).all() and (a <= 0.8 + 1e-6).all()
+    torch.testing.assert_close(a.sum(1), torch.ones(5))
+
+
+def test_bad_fusion_options_are_rejected() -> None:
+    for kw, match in [({"embed": "mean"}, "embed"), ({"stream_norm": "bn"}, "stream_norm"),
+                      ({"gate_floor": 0.5}, "floor"), ({"gate_temperature": 0.0}, "temperature"),
+                      ({"balance_weight": -1.0}, "balance_weight")]:
+        with pytest.raises(ConfigError, match=match):
+            _dual("stb_weight", **kw)
+
+
+def test_balance_kl_is_zero_only_when_balanced_on_average() -> None:
+    assert float(balance_kl(torch.tensor([[0.5, 0.5]] * 4))) == pytest.approx(0.0, abs=1e-7)
+    # per-sample preferences that cancel out over the batch cost nothing: the gate stays sample-adaptive
+    assert float(balance_kl(torch.tensor([[0.9, 0.1], [0.1, 0.9]]))) == pytest.approx(0.0, abs=1e-7)
+    assert float(balance_kl(torch.tensor([[0.99, 0.01]] * 4))) > 0.5
+
+
+def test_aux_loss_only_while_training_with_a_weight() -> None:
+    assert "aux_loss" not in _dual("stb_weight", balance_weight=0.0)(X)
+    model = _dual("stb_weight", balance_weight=0.5)
+    torch.nn.init.normal_(model.fuser.mlp[-1].weight)
+    out = model(X)
+    torch.testing.assert_close(out["aux_loss"], 0.5 * balance_kl(out["alpha"]))
+    model.eval()
+    assert "aux_loss" not in model(X)
+
+
+def _train_gate_on_a_task_that_rewards_collapse(balance_weight: float) -> float:
+    """The gate is rewarded for copying the temporal stream (the collapse seen in pretraining)."""
+    torch.manual_seed(0)
+    model = _dual("stb_weight", balance_weight=balance_weight)
+    model.train()
+    opt = torch.optim.SGD(model.fuser.parameters(), lr=0.5)
+    for _ in range(60):
+        out = model(X)
+        loss = F.mse_loss(out["fused"], out["temporal"].detach()) + out.get("aux_loss", 0.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(model(X)["alpha"][:, 0].mean())
+
+
+def test_balance_regulariser_keeps_alpha_away_from_collapse() -> None:
+    assert _train_gate_on_a_task_that_rewards_collapse(0.0) < 0.1  # without it the gate shuts spatial off
+    # a soft penalty: a compromise between the task and balance, well away from 0 (or 1)
+    assert 0.2 < _train_gate_on_a_task_that_rewards_collapse(1.0) < 0.8

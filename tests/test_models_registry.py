@@ -53,9 +53,12 @@ def test_forward_shape(name: str, layout: str, v: int, c: int, m: int) -> None:
     with torch.no_grad():
         y = _out(model(x))
         e = model.embed(x)
-    expected = 7 if name == "classifier" else model.out_dim
+    # out_dim is the width of the inference embedding; a dual-stream model's fused vector is stream_dims["fused"]
+    expected = 7 if name == "classifier" else getattr(model, "stream_dims", {}).get("fused", model.out_dim)
     assert y.shape == (3, expected) and torch.isfinite(y).all()
     assert e.dim() == 2 and e.shape[0] == 3
+    if name != "classifier":
+        assert e.shape[1] == model.out_dim
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

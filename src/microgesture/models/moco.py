@@ -185,10 +185,14 @@ class LossBalancer(nn.Module):
       (the trainer calls :meth:`set_progress` with the fraction of training done).
     * ``uncertainty``: Kendall et al. (2018) homoscedastic weighting, ``sum_i exp(-s_i) L_i + s_i`` with a
       learned log-variance ``s_i`` per term; the reported ``lambda`` is the normalised share of ``L_ts``.
+
+    Every mode adds ``w_i L_intra`` (``L_ss + L_tt``: each stream against its own key, ISC's intra-skeleton
+    terms) when ``intra_weight`` is set: the cross terms alone tie each stream to what the *other* stream can
+    tell apart, which drags the stronger stream down to the weaker one.
     """
 
     def __init__(self, mode: str = "sum", lam: float = 0.5, lam_end: float | None = None,
-                 fused_weight: float = 1.0):
+                 fused_weight: float = 1.0, intra_weight: float = 0.0):
         super().__init__()
         if mode not in BALANCE_MODES:
             raise ConfigError(f"unknown loss balance {mode!r}; choose one of {', '.join(BALANCE_MODES)}")
@@ -198,6 +202,9 @@ class LossBalancer(nn.Module):
         self.lam_start = float(lam)
         self.lam_end = float(lam if lam_end is None else lam_end)
         self.fused_weight = float(fused_weight)
+        if intra_weight < 0:
+            raise ConfigError(f"intra_weight must be >= 0, got {intra_weight}")
+        self.intra_weight = float(intra_weight)
         self.register_buffer("progress", torch.zeros(()))
         if mode == "uncertainty":
             self.log_vars = nn.Parameter(torch.zeros(3))
@@ -213,11 +220,13 @@ class LossBalancer(nn.Module):
             return w[0] / w.sum()
         return self.lam_start + (self.lam_end - self.lam_start) * self.progress
 
-    def forward(self, l_ts: torch.Tensor, l_st: torch.Tensor, l_fused: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, l_ts: torch.Tensor, l_st: torch.Tensor, l_fused: torch.Tensor | None,
+                l_intra: torch.Tensor | None = None) -> torch.Tensor:
+        intra = self.intra_weight * l_intra if l_intra is not None and self.intra_weight else 0.0
         if self.mode == "uncertainty":
             terms = [l_ts, l_st] + ([l_fused] if l_fused is not None else [])
             s = self.log_vars[: len(terms)]
-            return sum(torch.exp(-s[i]) * t + s[i] for i, t in enumerate(terms))
+            return sum(torch.exp(-s[i]) * t + s[i] for i, t in enumerate(terms)) + intra
         if self.mode == "sum":
             loss = l_ts + l_st
         else:
@@ -225,10 +234,11 @@ class LossBalancer(nn.Module):
             loss = lam * l_ts + (1.0 - lam) * l_st
         if l_fused is not None and self.fused_weight:
             loss = loss + self.fused_weight * l_fused
-        return loss
+        return loss + intra
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode}, lam={self.lam_start}->{self.lam_end}, fused_weight={self.fused_weight}"
+        return (f"mode={self.mode}, lam={self.lam_start}->{self.lam_end}, fused_weight={self.fused_weight}, "
+                f"intra_weight={self.intra_weight}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -280,7 +290,9 @@ class MoCo(_MoCoBase):
         self.momentum = float(momentum)
         self.temperature = float(temperature)
         self.encoder_q = encoder
-        self.head_q = ProjectionHead(int(encoder.out_dim), dim, mlp=mlp)
+        declared = getattr(encoder, "stream_dims", None)  # a dual-stream model contrasts its fused embedding
+        in_dim = int(declared["fused"]) if isinstance(declared, dict) and "fused" in declared else encoder.out_dim
+        self.head_q = ProjectionHead(int(in_dim), dim, mlp=mlp)
         self.encoder_k = _frozen_copy(self.encoder_q)
         self.head_k = _frozen_copy(self.head_q)
         self.queue = NegativeQueue(queue_size, dim)
@@ -288,18 +300,24 @@ class MoCo(_MoCoBase):
     def _momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return [(self.encoder_k, self.encoder_q), (self.head_k, self.head_q)]
 
-    def _embed(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _embed(self, encoder: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         out = encoder(x)
-        return out["fused"] if isinstance(out, dict) else out
+        return (out["fused"], out.get("aux_loss")) if isinstance(out, dict) else (out, None)
 
     def forward(self, view_q: torch.Tensor, view_k: torch.Tensor) -> ContrastiveOutput:
-        q = F.normalize(self.head_q(self._embed(self.encoder_q, view_q)), dim=1)
+        z, aux = self._embed(self.encoder_q, view_q)
+        q = F.normalize(self.head_q(z), dim=1)
         with torch.no_grad():
-            k = F.normalize(self.head_k(self._embed(self.encoder_k, view_k)), dim=1)
+            k = F.normalize(self.head_k(self._embed(self.encoder_k, view_k)[0]), dim=1)
         loss, logits = info_nce(q, k, self.queue.queue.clone().detach(), self.temperature)
         self.queue.enqueue(k)
         acc = (logits.argmax(dim=1) == 0).float().mean()
-        return ContrastiveOutput(loss, {"loss": loss.detach(), "acc_instance": acc})
+        logs = {"acc_instance": acc}
+        if aux is not None:  # e.g. the STB gate's balance penalty
+            loss = loss + aux
+            logs["aux_loss"] = aux.detach()
+        logs["loss"] = loss.detach()
+        return ContrastiveOutput(loss, logs)
 
 
 class CrossStreamMoCo(_MoCoBase):
@@ -310,14 +328,17 @@ class CrossStreamMoCo(_MoCoBase):
 
     * ``L_ts``: temporal query vs spatial key, negatives from the spatial-key queue;
     * ``L_st``: spatial query vs temporal key, negatives from the temporal-key queue;
-    * ``L_fused``: fused query vs fused key, negatives from the fused-key queue (``fused_weight`` 0 drops it).
+    * ``L_fused``: fused query vs fused key, negatives from the fused-key queue (``fused_weight`` 0 drops it);
+    * ``L_intra`` = ``L_ss + L_tt`` (``intra_weight`` > 0): each stream's query vs its own key, negatives from
+      its own key queue (the queues above, so it costs two matrix products and no extra memory).
 
-    The terms are combined by :class:`LossBalancer` (``balance`` = sum | fixed | scheduled | uncertainty).
+    The terms are combined by :class:`LossBalancer` (``balance`` = sum | fixed | scheduled | uncertainty);
+    the model's ``aux_loss`` (the STB gate's balance penalty), when it returns one, is added as is.
     """
 
     def __init__(self, model: nn.Module, dim: int = 128, queue_size: int = 16384, momentum: float = 0.999,
                  temperature: float = 0.07, mlp: bool = True, balance: str = "sum", lam: float = 0.5,
-                 lam_end: float | None = None, fused_weight: float = 1.0):
+                 lam_end: float | None = None, fused_weight: float = 1.0, intra_weight: float = 0.0):
         super().__init__()
         if not 0.0 <= momentum < 1.0:
             raise ConfigError(f"momentum must lie in [0, 1), got {momentum}")
@@ -334,7 +355,8 @@ class CrossStreamMoCo(_MoCoBase):
         self.encoder_k = _frozen_copy(self.encoder_q)
         self.heads_k = _frozen_copy(self.heads_q)
         self.queues_k = nn.ModuleDict({s: NegativeQueue(queue_size, dim) for s in self.heads_q})
-        self.balancer = LossBalancer(balance, lam=lam, lam_end=lam_end, fused_weight=fused_weight)
+        self.balancer = LossBalancer(balance, lam=lam, lam_end=lam_end, fused_weight=fused_weight,
+                                     intra_weight=intra_weight)
 
     def _momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return [(self.encoder_k, self.encoder_q), (self.heads_k, self.heads_q)]
@@ -343,7 +365,8 @@ class CrossStreamMoCo(_MoCoBase):
         return {s: F.normalize(heads[s](out[s]), dim=1) for s in heads}
 
     def forward(self, view_q: torch.Tensor, view_k: torch.Tensor) -> ContrastiveOutput:
-        q = self._project(self.encoder_q(view_q), self.heads_q)
+        out_q = self.encoder_q(view_q)
+        q = self._project(out_q, self.heads_q)
         with torch.no_grad():
             k = self._project(self.encoder_k(view_k), self.heads_k)
         negatives = {s: self.queues_k[s].queue.clone().detach() for s in self.queues_k}
@@ -355,7 +378,17 @@ class CrossStreamMoCo(_MoCoBase):
             l_f, logits_f = info_nce(q["fused"], k["fused"], negatives["fused"], self.temperature)
             logs["loss_fused"] = l_f.detach()
             logs["acc_fused"] = (logits_f.argmax(dim=1) == 0).float().mean()
-        loss = self.balancer(l_ts, l_st, l_f)
+        l_intra = None
+        if self.balancer.intra_weight:
+            l_ss, _ = info_nce(q["spatial"], k["spatial"], negatives["spatial"], self.temperature)
+            l_tt, _ = info_nce(q["temporal"], k["temporal"], negatives["temporal"], self.temperature)
+            l_intra = l_ss + l_tt
+            logs["loss_ss"], logs["loss_tt"] = l_ss.detach(), l_tt.detach()
+        loss = self.balancer(l_ts, l_st, l_f, l_intra)
+        aux = out_q.get("aux_loss")
+        if aux is not None:
+            loss = loss + aux
+            logs["aux_loss"] = aux.detach()
         for s in self.queues_k:
             self.queues_k[s].enqueue(k[s])
         logs["loss"] = loss.detach()
@@ -369,7 +402,7 @@ def build_moco(model: nn.Module, objective: str = "moco", **kwargs) -> _MoCoBase
     """``objective`` ``moco`` (single stream; a dual-stream model contributes its fused embedding) or
     ``cross_stream`` (ISC + fused term + balancing)."""
     if objective == "moco":
-        extra = set(kwargs) & {"balance", "lam", "lam_end", "fused_weight"}
+        extra = set(kwargs) & {"balance", "lam", "lam_end", "fused_weight", "intra_weight"}
         if extra:
             raise ConfigError(f"options {sorted(extra)} only apply to objective 'cross_stream'")
         return MoCo(model, **kwargs)

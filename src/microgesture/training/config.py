@@ -48,6 +48,7 @@ _COMMON: dict[str, Any] = {
         "eval_batch_size": None,
         "num_workers": None,  # None: 0 on CPU (workers steal the compute cores), up to 8 on a GPU
         "limit_clips": None,  # use only the first N training clips (smoke tests)
+        "cache": "auto",  # prepare deterministic inputs once into one float32 tensor: auto | true | false
     },
     "augment": {"spec": "mg"},
     "model": {},
@@ -96,6 +97,7 @@ _PRETRAIN = {
         "lam": 0.5,
         "lam_end": None,
         "fused_weight": 1.0,
+        "intra_weight": 0.0,
     },
     "knn": {"enabled": False, "k": 20, "temperature": 0.1, "every_n_epochs": 5, "split": None},
 }

@@ -2,16 +2,24 @@
 ``SkeletonDataset`` in memory, or the synthetic iMiGUE-22 demo set.
 
 Why this split of work: per-clip preprocessing (:func:`~microgesture.data.transforms.prepare_clip`: person
-selection, centring, scaling, temporal sampling) runs in ``Dataset.__getitem__`` on the CPU, NaN kept;
-augmentation runs on the *batch* inside the LightningModule (on the training device, two views for
-contrastive learning), followed by ``fill_missing`` and on-device bone/motion streams.
+selection, centring, scaling, temporal sampling) runs on the CPU, NaN kept; augmentation runs on the *batch*
+inside the LightningModule (on the training device, two views for contrastive learning), followed by
+``fill_missing`` and on-device bone/motion streams.
+
+Prepared once (``data.cache``): when the prepared input of a clip cannot change between epochs (sampling
+``resize`` or ``last``, or any evaluation split), every clip is prepared ONCE into one contiguous float32
+tensor ``[N, M, T, V, C]`` (:class:`CachedClipDataset`) and a batch is a single gather from it — the loader
+is then indexing plus the pinned host→device copy (tens of thousands of clips/s, far above any training
+rate, CPU or GPU; ``benchmarks/bench_pretrain.py``). ``auto`` caches when the tensor fits in a quarter of
+the free memory (at most 8 GiB); bigger sets, and random temporal sampling (``uniform`` / ``crop_pad``
+when training), fall back to preparing each clip in ``Dataset.__getitem__``.
 
 Determinism: the sampler draws the epoch's permutation from ``(seed, epoch)`` and hands every item its own
 seed for random temporal sampling, so an item's tensor depends neither on the worker that loads it nor on
-whether the run was interrupted and resumed. Workers (``num_workers: null`` = automatic): 0 when training
-on the CPU — there the loader is ~18x faster than training (``benchmarks/bench_pretrain.py``) and workers
-only steal cores from the compute threads — and up to 8 when training on a GPU, where one process loads
-only ~1.2x as fast as an H200 trains the STB model.
+whether the run was interrupted and resumed; the cached path walks the same permutation in batches.
+Workers (``num_workers: null`` = automatic): 0 for a cached split and when training on the CPU (there the
+per-clip loader is still ~18x faster than training and workers only steal cores from the compute threads),
+up to 8 for per-clip loading on a GPU.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.clip import Clip
 from ..data.dataset import SkeletonDataset
+from ..data.layouts import get_layout
 from ..data.transforms import prepare_clip, stream_channels
 from ..errors import ConfigError, DataError
 
@@ -201,6 +211,72 @@ class SeededSampler(Sampler):
         return -(-self.n // self.world_size)
 
 
+DETERMINISTIC_SAMPLING = ("resize", "last")
+CACHE_MODES = ("auto", "true", "false")
+
+
+def cache_budget_bytes() -> int:
+    """What ``data.cache: auto`` may use: a quarter of the memory free now, at most 8 GiB."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not Linux: assume a modest machine
+        free = 4 << 30
+    return int(min(free // 4, 8 << 30))
+
+
+class CachedClipDataset(Dataset):
+    """Every clip prepared once: ``x [N, M, T, V, C]`` float32 (NaN kept) and ``labels [N]`` int64.
+
+    ``dataset[indices]`` (a 1-D integer array, from :class:`SeededBatchSampler`) returns the whole batch
+    ``(x[indices], labels[indices])`` with one gather; use it with ``DataLoader(batch_size=None)``.
+    """
+
+    def __init__(self, clips: Sequence[Clip], layout: str, prepare: dict[str, Any], train: bool = False):
+        self.clips = clips
+        self.layout = layout
+        self.prepare = dict(prepare)
+        self.train = train
+        per_clip = ClipDataset(clips, layout, prepare, train)  # its error handling names the failing clip
+        first, label = per_clip[0]
+        self.x = torch.empty((len(clips), *first.shape), dtype=torch.float32)
+        self.labels = torch.empty(len(clips), dtype=torch.int64)
+        self.x[0], self.labels[0] = first, label
+        for i in range(1, len(clips)):
+            self.x[i], self.labels[i] = per_clip[i]
+
+    @staticmethod
+    def nbytes(num_clips: int, prepare: dict[str, Any], num_joints: int, channels: int) -> int:
+        return 4 * num_clips * int(prepare["max_persons"]) * int(prepare["num_frames"]) * num_joints * channels
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, indices: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        return self.x.index_select(0, idx), self.labels.index_select(0, idx)
+
+
+class SeededBatchSampler(Sampler):
+    """Batches of indices in :class:`SeededSampler`'s order (same ``(seed, epoch)`` permutation, same rank
+    sharding), for the cached path: no per-item seeds, one index array per batch."""
+
+    def __init__(self, sampler: SeededSampler, batch_size: int, drop_last: bool):
+        self.sampler, self.batch_size, self.drop_last = sampler, int(batch_size), bool(drop_last)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        idx = self.sampler._indices()
+        stop = len(idx) - len(idx) % self.batch_size if self.drop_last else len(idx)
+        for s in range(0, stop, self.batch_size):
+            yield idx[s : s + self.batch_size]
+
+    def __len__(self) -> int:
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # DataModule
 # ----------------------------------------------------------------------------------------------------------
@@ -214,8 +290,9 @@ class SkeletonDataModule(L.LightningDataModule):
         self.seed = int(seed)
         self.drop_last = drop_last
         self._source = source
-        self.train_set: ClipDataset | None = None
-        self.val_set: ClipDataset | None = None
+        self.train_set: ClipDataset | CachedClipDataset | None = None
+        self.val_set: ClipDataset | CachedClipDataset | None = None
+        self._eval_sets: dict[str | None, ClipDataset | CachedClipDataset] = {}
 
     # -- facts the model needs before training ------------------------------------------------------
     @property
@@ -261,17 +338,45 @@ class SkeletonDataModule(L.LightningDataModule):
         spec.update(layout=self.source.layout, streams=self.streams)
         return spec
 
+    # -- datasets --------------------------------------------------------------------------------------
+    def cache_mode(self) -> str:
+        mode = str(self.cfg.get("cache", "auto")).lower()
+        if mode not in CACHE_MODES:
+            raise ConfigError(f"data.cache must be one of {', '.join(CACHE_MODES)}, got {mode!r}")
+        return mode
+
+    def make_dataset(self, clips: Sequence[Clip], train: bool) -> ClipDataset | CachedClipDataset:
+        """The cached dataset when the prepared inputs are deterministic and fit (see module doc)."""
+        mode = self.cache_mode()
+        prepare = self.prepare_kwargs
+        deterministic = not train or prepare["sampling"] in DETERMINISTIC_SAMPLING
+        if mode == "false" or not deterministic:
+            if mode == "true":
+                log.warning("data.cache=true ignored: sampling %r is random when training", prepare["sampling"])
+            return ClipDataset(clips, self.source.layout, prepare, train=train)
+        channels = stream_channels(["joint"], self.source.num_coords, bool(self.cfg.with_scores))
+        need = CachedClipDataset.nbytes(len(clips), prepare, get_layout(self.source.layout).num_joints, channels)
+        if mode == "auto" and need > cache_budget_bytes():
+            log.info("not caching %d clips (%.1f GiB > budget %.1f GiB): preparing each clip per batch",
+                     len(clips), need / 2**30, cache_budget_bytes() / 2**30)
+            return ClipDataset(clips, self.source.layout, prepare, train=train)
+        t0 = time.perf_counter()
+        ds = CachedClipDataset(clips, self.source.layout, prepare, train=train)
+        log.info("prepared %d clips once into a %.0f MiB cache in %.1f s", len(clips), need / 2**20,
+                 time.perf_counter() - t0)
+        return ds
+
     # -- Lightning hooks --------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         src = self.source
         if self.train_set is None:
             clips = src.split(self.cfg.train_split, self.cfg.get("limit_clips"))
-            self.train_set = ClipDataset(clips, src.layout, self.prepare_kwargs, train=True)
+            self.train_set = self.make_dataset(clips, train=True)
             if self.drop_last and len(self.train_set) < self.global_batch_size():
                 raise ConfigError(f"the training split has {len(self.train_set)} clips, fewer than one global "
                                   f"batch ({self.global_batch_size()}); lower data.batch_size")
         if self.val_set is None and self.cfg.val_split:
-            self.val_set = ClipDataset(src.split(self.cfg.val_split), src.layout, self.prepare_kwargs, train=False)
+            self.val_set = self.make_dataset(src.split(self.cfg.val_split), train=False)
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
@@ -282,21 +387,25 @@ class SkeletonDataModule(L.LightningDataModule):
     def global_batch_size(self) -> int:
         return int(self.cfg.batch_size) * self._rank_world()[1]
 
-    def num_workers(self) -> int:
+    def num_workers(self, ds: Dataset | None = None) -> int:
         if self.cfg.num_workers is not None:
             return int(self.cfg.num_workers)
+        if isinstance(ds, CachedClipDataset):
+            return 0  # a batch is one gather: a worker process would only add a copy through shared memory
         trainer = getattr(self, "trainer", None)
         on_gpu = trainer is not None and trainer.strategy.root_device.type == "cuda"
         return min(8, max((os.cpu_count() or 1) // max(self._rank_world()[1], 1) - 1, 0)) if on_gpu else 0
 
-    def _loader(self, ds: ClipDataset, batch_size: int, shuffle: bool, drop_last: bool) -> DataLoader:
-        rank, world = self._rank_world()
-        workers = self.num_workers()
-        return DataLoader(
-            ds, batch_size=batch_size, sampler=SeededSampler(len(ds), self.seed, shuffle, rank, world),
-            drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
+    def _loader(self, ds: ClipDataset | CachedClipDataset, batch_size: int, shuffle: bool, drop_last: bool,
+                rank_world: tuple[int, int] | None = None) -> DataLoader:
+        rank, world = rank_world or self._rank_world()
+        workers = self.num_workers(ds)
+        sampler = SeededSampler(len(ds), self.seed, shuffle, rank, world)
+        common = dict(num_workers=workers, persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+        if isinstance(ds, CachedClipDataset):  # whole batches from the sampler, no per-item collate
+            return DataLoader(ds, batch_size=None, sampler=SeededBatchSampler(sampler, batch_size, drop_last),
+                              **common)
+        return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last, **common)
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_set is not None, "call setup() first"
@@ -308,7 +417,10 @@ class SkeletonDataModule(L.LightningDataModule):
         return self._loader(self.val_set, int(self.cfg.eval_batch_size or self.cfg.batch_size), False, False)
 
     def eval_loader(self, split: str | None) -> DataLoader:
-        """An ordered, un-augmented loader over one split (kNN monitor, feature extraction)."""
-        ds = ClipDataset(self.source.split(split), self.source.layout, self.prepare_kwargs, train=False)
-        return DataLoader(ds, batch_size=int(self.cfg.eval_batch_size or self.cfg.batch_size), shuffle=False,
-                          num_workers=0)
+        """An ordered, un-augmented loader over one split (kNN monitor, feature extraction); the split's
+        dataset is built (and, when it fits, prepared) once and reused on every call."""
+        if split not in self._eval_sets:
+            self._eval_sets[split] = self.make_dataset(self.source.split(split), train=False)
+        ds = self._eval_sets[split]
+        batch = int(self.cfg.eval_batch_size or self.cfg.batch_size)
+        return self._loader(ds, batch, shuffle=False, drop_last=False, rank_world=(0, 1))
