@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data.transforms import fill_missing
 from ..errors import ConfigError
+from ..models.base import embed
 
 
 @contextlib.contextmanager
@@ -28,13 +29,6 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
         yield module
     finally:
         module.train(was_training)
-
-
-def embed(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The model's inference embedding: ``model.embed`` where defined (dual-stream encoders return a dict from
-    ``forward``; a classifier's embedding is its encoder's), otherwise ``model(x)``."""
-    fn = getattr(model, "embed", None)
-    return fn(x) if callable(fn) else model(x)
 
 
 def extract_features(encoder: nn.Module, data: np.ndarray | torch.Tensor, *, batch_size: int = 256,

@@ -97,3 +97,10 @@ def pool_graph_features(y: Tensor, n: int, m: int) -> tuple[Tensor, Tensor]:
     joints = y.mean(dim=2).view(n, m, d, v).mean(dim=1)  # [N, D, V]
     return joints.mean(dim=2), joints.transpose(1, 2)
 
+
+
+def embed(model: nn.Module, x: Tensor) -> Tensor:
+    """The model's inference embedding: ``model.embed`` where defined (dual-stream encoders return a dict from
+    ``forward``; a classifier's embedding is its encoder's), otherwise ``model(x)``."""
+    fn = getattr(model, "embed", None)
+    return fn(x) if callable(fn) else model(x)

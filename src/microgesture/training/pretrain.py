@@ -18,8 +18,8 @@ from torch import nn
 
 from ..augment import build_augmentation
 from ..data.layouts import get_layout
-from ..evaluation.features import embed
 from ..models import build_from_config
+from ..models.base import embed
 from ..models.inference import set_channels_last
 from ..models.moco import CrossStreamMoCo, build_moco
 from .base import SkeletonModule
