@@ -12,7 +12,8 @@ from .common import JSON_HELP, emit, err_console
 app = typer.Typer(help="Emotion understanding from micro-gesture timelines (LLM and learned reasoners).",
                   no_args_is_help=True)
 
-LEARNED = ("majority", "random", "bag_lr", "bag_lr_bigram", "cat_lr", "bag_lr_auto", "bag_rf", "seq_gru")
+LEARNED = ("majority", "random", "bag_lr", "bag_lr_bigram", "cat_lr", "bag_lr_auto", "bag_rf", "seq_gru",
+           "profile_lr", "gru_rf")
 LLM = ("llamacpp", "openai")
 DEFAULT_REASONERS = ["majority", "random", "bag_lr", "seq_gru"]
 
@@ -49,6 +50,10 @@ def _factories(names: list[str], cache_path: Path | None, model_path: Path | Non
         "bag_lr_auto": lambda: learned.BagOfMGReasoner(tuple(learned.FEATURE_SETS), seed=seed, name="bag_lr_auto"),
         "bag_rf": lambda: learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed),
         "seq_gru": lambda: learned.SequenceGRUReasoner(seed=seed),
+        "profile_lr": lambda: learned.TemporalProfileReasoner(seed=seed),
+        "gru_rf": lambda: learned.ProbabilityAverageReasoner(
+            [learned.SequenceGRUReasoner(seed=seed),
+             learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed)], name="gru_rf"),
     }
     for n in names:
         if n == "llamacpp":

@@ -24,6 +24,7 @@ CPU DDP (gloo) works the same way with ``--device cpu --devices 2``. Mixed preci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -45,36 +46,15 @@ def _overrides(
     aug: str | None, fusion: str | None, device: str | None, devices: str | None, num_nodes: int | None,
     strategy: str | None, batch_size: int | None, workers: int | None, task: str,
 ) -> list[str]:
-    o: list[str] = []
-    if data is not None:
-        o.append(f"data.path={data}")
-    if kind is not None:
-        o.append(f"data.kind={kind}")
-    if out is not None:
-        o.append(f"out={out}")
-    if seed is not None:
-        o.append(f"seed={seed}")
-    if max_epochs is not None:
-        o.append(f"trainer.max_epochs={max_epochs}")
-    if aug is not None:
-        o.append(f"augment.spec={aug}")
-    if fusion is not None:
-        o.append("model.encoder.fusion=" + fusion if task == "supervised" else f"model.fusion={fusion}")
-    if device is not None:
-        if device not in ("cpu", "cuda", "gpu", "auto", "mps"):
-            raise ConfigError(f"--device must be cpu, cuda or auto, got {device!r}")
-        o.append(f"trainer.accelerator={device}")
-    if devices is not None:
-        o.append(f"trainer.devices={devices}")
-    if num_nodes is not None:
-        o.append(f"trainer.num_nodes={num_nodes}")
-    if strategy is not None:
-        o.append(f"trainer.strategy={strategy}")
-    if batch_size is not None:
-        o.append(f"data.batch_size={batch_size}")
-    if workers is not None:
-        o.append(f"data.num_workers={workers}")
-    return o
+    """The common options as ``key=value`` config overrides, in a fixed order (explicit overrides come after)."""
+    if device is not None and device not in ("cpu", "cuda", "gpu", "auto", "mps"):
+        raise ConfigError(f"--device must be cpu, cuda or auto, got {device!r}")
+    fusion_key = "model.encoder.fusion" if task == "supervised" else "model.fusion"
+    pairs = (("data.path", data), ("data.kind", kind), ("out", out), ("seed", seed),
+             ("trainer.max_epochs", max_epochs), ("augment.spec", aug), (fusion_key, fusion),
+             ("trainer.accelerator", device), ("trainer.devices", devices), ("trainer.num_nodes", num_nodes),
+             ("trainer.strategy", strategy), ("data.batch_size", batch_size), ("data.num_workers", workers))
+    return [f"{key}={value}" for key, value in pairs if value is not None]
 
 
 def _run(task: str, config: str | None, resume: bool, out: Path | None, overrides: list[str],
@@ -109,55 +89,47 @@ _CONFIG_HELP = "Config: a packaged name (pretrain_stb, pretrain_moco, pretrain_s
 _OVERRIDES_HELP = "Config overrides key=value, e.g. model.fusion=concat moco.balance=uncertainty trainer.max_epochs=2."
 
 
-def pretrain(
-    overrides: list[str] = typer.Argument(None, help=_OVERRIDES_HELP, show_default=False),
-    config: str = typer.Option(None, "--config", "-c", help=_CONFIG_HELP + " Default: pretrain_stb."),
-    data: str = typer.Option(None, "--data", "-d", help="Dataset path, native store, or 'synthetic'."),
-    kind: str = typer.Option(None, "--kind", help="Reader kind (e.g. nw_ucla; default: detected)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/pretrain-TIMESTAMP)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    seed: int = typer.Option(None, "--seed", help="Seed (initialisation, data order, augmentation)."),
-    max_epochs: int = typer.Option(None, "--max-epochs", help="Train until this epoch."),
-    aug: str = typer.Option(None, "--aug", help="Augmentation: mg, action, none, or a list 'shear,temporal_crop'."),
-    fusion: str = typer.Option(None, "--fusion", help="stb_weight | stb_graph | concat | spatial | temporal."),
-    device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
-    devices: str = typer.Option(None, "--devices", help="Devices per node (a count, or 'auto')."),
-    num_nodes: int = typer.Option(None, "--num-nodes", help="Nodes (multi-node DDP under torchrun)."),
-    strategy: str = typer.Option(None, "--strategy", help="auto | ddp | ddp_spawn ..."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Per-device batch size."),
-    workers: int = typer.Option(None, "--workers", help="DataLoader workers (default 0)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Self-supervised MoCo pretraining (dual-stream STB or single-stream baseline); writes checkpoints."""
-    o = _overrides(data=data, kind=kind, out=out, seed=seed, max_epochs=max_epochs, aug=aug, fusion=fusion,
-                   device=device, devices=devices, num_nodes=num_nodes, strategy=strategy, batch_size=batch_size,
-                   workers=workers, task="pretrain")
-    _run("pretrain", config, resume, out, o + list(overrides or []), as_json, quiet)
+def _command(task: str, *, doc: str, aug_help: str, fusion_help: str) -> Callable[..., None]:
+    """Build the ``pretrain`` / ``train`` command: one option set, so the two commands cannot drift apart."""
+
+    def command(
+        overrides: list[str] = typer.Argument(None, help=_OVERRIDES_HELP, show_default=False),
+        config: str = typer.Option(None, "--config", "-c", help=f"{_CONFIG_HELP} Default: {DEFAULT_CONFIG[task]}."),
+        data: str = typer.Option(None, "--data", "-d", help="Dataset path, native store, or 'synthetic'."),
+        kind: str = typer.Option(None, "--kind", help="Reader kind (e.g. nw_ucla; default: detected)."),
+        out: Path = typer.Option(None, "--out", "-o", help=f"Run directory (default runs/{task}-TIMESTAMP)."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        seed: int = typer.Option(None, "--seed", help="Seed (initialisation, data order, augmentation)."),
+        max_epochs: int = typer.Option(None, "--max-epochs", help="Train until this epoch."),
+        aug: str = typer.Option(None, "--aug", help=aug_help),
+        fusion: str = typer.Option(None, "--fusion", help=fusion_help),
+        device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
+        devices: str = typer.Option(None, "--devices", help="Devices per node (a count, or 'auto')."),
+        num_nodes: int = typer.Option(None, "--num-nodes", help="Nodes (multi-node DDP under torchrun)."),
+        strategy: str = typer.Option(None, "--strategy", help="auto | ddp | ddp_spawn ..."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Per-device batch size."),
+        workers: int = typer.Option(None, "--workers", help="DataLoader workers (default 0)."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    ) -> None:
+        o = _overrides(data=data, kind=kind, out=out, seed=seed, max_epochs=max_epochs, aug=aug, fusion=fusion,
+                       device=device, devices=devices, num_nodes=num_nodes, strategy=strategy,
+                       batch_size=batch_size, workers=workers, task=task)
+        _run(task, config, resume, out, o + list(overrides or []), as_json, quiet)
+
+    command.__doc__ = doc  # typer shows it as the command's help
+    return command
 
 
-def train(
-    overrides: list[str] = typer.Argument(None, help=_OVERRIDES_HELP, show_default=False),
-    config: str = typer.Option(None, "--config", "-c", help=_CONFIG_HELP + " Default: train_supervised."),
-    data: str = typer.Option(None, "--data", "-d", help="Dataset path, native store, or 'synthetic'."),
-    kind: str = typer.Option(None, "--kind", help="Reader kind (e.g. nw_ucla; default: detected)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/supervised-TIMESTAMP)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
-    seed: int = typer.Option(None, "--seed", help="Seed (initialisation, data order, augmentation)."),
-    max_epochs: int = typer.Option(None, "--max-epochs", help="Train until this epoch."),
-    aug: str = typer.Option(None, "--aug", help="Augmentation: none (default), mg, action, or a list."),
-    fusion: str = typer.Option(None, "--fusion", help="For a dual-stream encoder: stb_weight | concat | ..."),
-    device: str = typer.Option(None, "--device", help="cpu | cuda | auto."),
-    devices: str = typer.Option(None, "--devices", help="Devices per node (a count, or 'auto')."),
-    num_nodes: int = typer.Option(None, "--num-nodes", help="Nodes (multi-node DDP under torchrun)."),
-    strategy: str = typer.Option(None, "--strategy", help="auto | ddp | ddp_spawn ..."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Per-device batch size."),
-    workers: int = typer.Option(None, "--workers", help="DataLoader workers (default 0)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-) -> None:
-    """Supervised classifier baseline (cross-entropy; top-1 and mean-class accuracy per epoch)."""
-    o = _overrides(data=data, kind=kind, out=out, seed=seed, max_epochs=max_epochs, aug=aug, fusion=fusion,
-                   device=device, devices=devices, num_nodes=num_nodes, strategy=strategy, batch_size=batch_size,
-                   workers=workers, task="supervised")
-    _run("supervised", config, resume, out, o + list(overrides or []), as_json, quiet)
+pretrain = _command(
+    "pretrain",
+    doc="Self-supervised MoCo pretraining (dual-stream STB or single-stream baseline); writes checkpoints.",
+    aug_help="Augmentation: mg, action, none, or a list 'shear,temporal_crop'.",
+    fusion_help="stb_weight | stb_graph | concat | spatial | temporal.",
+)
+train = _command(
+    "supervised",
+    doc="Supervised classifier baseline (cross-entropy; top-1 and mean-class accuracy per epoch).",
+    aug_help="Augmentation: none (default), mg, action, or a list.",
+    fusion_help="For a dual-stream encoder: stb_weight | concat | ...",
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,13 +22,14 @@ from torch import Tensor, nn
 from ..data.transforms import fill_missing
 from ..errors import ConfigError
 from .features import frozen
+from .linear import SGDStepSchedule
 
 Augment = Callable[[Tensor], Tensor]
 _DEFAULT_STEPS = (10 / 80, 30 / 80, 50 / 80)
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(SGDStepSchedule):
     epochs: int = 80
     batch_size: int = 128
     lr: float = 0.1  # at ``base_batch_size``; effective lr = lr * batch_size / base_batch_size
@@ -48,20 +49,10 @@ class FinetuneConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("fine-tuning needs epochs >= 1 and batch_size >= 1")
 
-    @property
-    def effective_lr(self) -> float:
-        return self.lr * self.batch_size / self.base_batch_size
-
     def resolved_milestones(self) -> list[int]:
         if self.milestones is not None:
             return list(self.milestones)
         return sorted({max(1, round(f * self.epochs)) for f in _DEFAULT_STEPS})
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["effective_lr"] = self.effective_lr
-        d["milestones"] = self.resolved_milestones()
-        return d
 
 
 @dataclass
@@ -96,9 +87,7 @@ def fit_classifier(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray, c
         raise ConfigError(f"fine-tuning needs matching inputs and labels, got {n} and {y_all.shape[0]}")
     device = torch.device(cfg.device)
     model.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=cfg.effective_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.resolved_milestones(), gamma=cfg.gamma)
+    opt, sched = cfg.optimizer(p for p in model.parameters() if p.requires_grad)
     gen = torch.Generator().manual_seed(cfg.seed)
     result = FitResult(model)
     best = -1.0

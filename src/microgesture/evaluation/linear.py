@@ -12,6 +12,7 @@ selects an epoch without ever looking at the test set.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,14 +20,45 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import MultiStepLR
 
 from ..errors import ConfigError
 
 FEATURE_NORMS = ("none", "l2", "standardize")
 
 
+class SGDStepSchedule:
+    """What the linear probe and fine-tuning configs share: SGD with momentum, an lr scaled linearly with the
+    batch size (``lr`` is quoted at ``base_batch_size``), and step decay by ``gamma`` at the milestones."""
+
+    lr: float
+    batch_size: int
+    base_batch_size: int
+    momentum: float
+    weight_decay: float
+    gamma: float
+
+    @property
+    def effective_lr(self) -> float:
+        return self.lr * self.batch_size / self.base_batch_size
+
+    def resolved_milestones(self) -> list[int]:  # pragma: no cover - each config defines its default
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)  # type: ignore[call-overload]  # the configs using this are dataclasses
+        d["effective_lr"] = self.effective_lr
+        d["milestones"] = self.resolved_milestones()
+        return d
+
+    def optimizer(self, params: Iterable[nn.Parameter]) -> tuple[torch.optim.SGD, MultiStepLR]:
+        """The SGD optimiser over ``params`` and its step-decay scheduler."""
+        opt = torch.optim.SGD(params, lr=self.effective_lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        return opt, MultiStepLR(opt, milestones=self.resolved_milestones(), gamma=self.gamma)
+
+
 @dataclass
-class LinearProbeConfig:
+class LinearProbeConfig(SGDStepSchedule):
     epochs: int = 100
     batch_size: int = 128
     lr: float = 3.0  # at ``base_batch_size``; the effective lr is lr * batch_size / base_batch_size
@@ -47,18 +79,8 @@ class LinearProbeConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("linear probe needs epochs >= 1 and batch_size >= 1")
 
-    @property
-    def effective_lr(self) -> float:
-        return self.lr * self.batch_size / self.base_batch_size
-
     def resolved_milestones(self) -> list[int]:
         return list(self.milestones) if self.milestones is not None else [max(1, round(0.8 * self.epochs))]
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["effective_lr"] = self.effective_lr
-        d["milestones"] = self.resolved_milestones()
-        return d
 
 
 @dataclass
@@ -117,9 +139,7 @@ def fit_linear_probe(train_features: np.ndarray, train_labels: np.ndarray, num_c
     with torch.no_grad():  # N(0, 0.01) weights, zero bias, as the SkeletonCLR / ISC linear evaluation
         head.weight.normal_(0.0, 0.01, generator=gen)
         head.bias.zero_()
-    opt = torch.optim.SGD(head.parameters(), lr=cfg.effective_lr, momentum=cfg.momentum,
-                          weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.resolved_milestones(), gamma=cfg.gamma)
+    opt, sched = cfg.optimizer(head.parameters())
     probe = LinearProbe(head, cfg.feature_norm, mean, std)
     val_best = -1.0
     epochs = range(cfg.epochs)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .base import DataNorm, SkeletonEncoder, init_conv_bn, pool_graph_features, to_nmctv
+from .base import DataNorm, GraphBlock, GraphEncoder, block_plan, block_residual, init_conv_bn
 from .graph import build_adjacency
 from .inference import fold_pair
 from .registry import register_model
@@ -74,7 +74,7 @@ class AdaptiveGraphConv(nn.Module):
         self.mix, self.bn = fold_pair(self.mix, self.bn)
 
 
-class AGCNBlock(nn.Module):
+class AGCNBlock(GraphBlock):
     """Adaptive graph conv -> temporal conv (kernel 9) + BN, plus the block residual, then ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, stride: int = 1,
@@ -89,23 +89,11 @@ class AGCNBlock(nn.Module):
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         self.tcn = nn.Sequential(*layers)
-        if not residual:
-            self.residual: nn.Module | None = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels))
+        self.residual = block_residual(in_channels, out_channels, stride, residual)
         self.relu = nn.ReLU(inplace=True)
 
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return self.relu(y)
 
-
-class AGCN(SkeletonEncoder):
+class AGCN(GraphEncoder):
     """2s-AGCN backbone (one stream): data BN, 10 adaptive blocks, mean pooling over T, V and persons."""
 
     def __init__(self, layout: str = "ntu25", in_channels: int = 3, num_frames: int | None = None,
@@ -113,10 +101,7 @@ class AGCN(SkeletonEncoder):
                  strides: Sequence[int] | None = None, adaptive: bool = True, partition: str = "agcn",
                  temporal_kernel: int = 9, dropout: float = 0.0) -> None:
         super().__init__(layout, in_channels, num_persons, num_frames)
-        channels = tuple(int(c) for c in channels)
-        strides = STRIDES[: len(channels)] if strides is None else tuple(int(s) for s in strides)
-        if len(channels) != len(strides) or not channels:
-            raise ConfigError(f"channels {channels} and strides {strides} must be non-empty and equally long")
+        channels, strides = block_plan(channels, strides, STRIDES)
         if temporal_kernel % 2 != 1:
             raise ConfigError(f"temporal_kernel must be odd, got {temporal_kernel}")
         adjacency = build_adjacency(self.layout, partition)
@@ -132,17 +117,6 @@ class AGCN(SkeletonEncoder):
         init_conv_bn(self)
         for blk in self.blocks:  # 2s-AGCN: the graph conv's BN starts tiny so each block starts near identity
             nn.init.constant_(blk.gcn.bn.weight, 1e-6)
-
-    def feature_map(self, x: Tensor) -> Tensor:
-        self.check_input(x)
-        return self.blocks(to_nmctv(self.data_norm(x), self.channels_last))
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, m = x.shape[:2]
-        return self.feature_map(x).mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
-
-    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return pool_graph_features(self.feature_map(x), x.shape[0], x.shape[1])
 
 
 @register_model("agcn")

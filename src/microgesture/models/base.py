@@ -9,6 +9,8 @@ when it is fixed by the architecture, ``None`` when it follows the clip length.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 from ..data.layouts import get_layout
@@ -97,6 +99,59 @@ def pool_graph_features(y: Tensor, n: int, m: int) -> tuple[Tensor, Tensor]:
     joints = y.mean(dim=2).view(n, m, d, v).mean(dim=1)  # [N, D, V]
     return joints.mean(dim=2), joints.transpose(1, 2)
 
+
+
+def block_residual(in_channels: int, out_channels: int, stride: int, enabled: bool) -> nn.Module | None:
+    """The ST-GCN / 2s-AGCN block shortcut: none, identity, or a strided 1x1 conv + BN where the shape changes."""
+    if not enabled:
+        return None
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels))
+
+
+class GraphBlock(nn.Module):
+    """``ReLU(tcn(gcn(x)) + residual(x))``: subclasses build ``gcn``, ``tcn``, ``residual`` and ``relu``."""
+
+    gcn: nn.Module
+    tcn: nn.Module
+    residual: nn.Module | None
+    relu: nn.Module
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return self.relu(y)
+
+
+def block_plan(channels: Sequence[int], strides: Sequence[int] | None,
+               default_strides: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Validated per-block widths and temporal strides (``strides`` defaults to a prefix of ``default_strides``)."""
+    widths = tuple(int(c) for c in channels)
+    steps = tuple(default_strides[: len(widths)]) if strides is None else tuple(int(s) for s in strides)
+    if len(widths) != len(steps) or not widths:
+        raise ConfigError(f"channels {widths} and strides {steps} must be non-empty and equally long")
+    return widths, steps
+
+
+class GraphEncoder(SkeletonEncoder):
+    """A graph encoder: ``data_norm`` then a stack of ``blocks`` on ``[N*M, C, T, V]``, mean-pooled over T, V, M."""
+
+    data_norm: nn.Module
+    blocks: nn.Module
+
+    def feature_map(self, x: Tensor) -> Tensor:
+        """``[N, M, T, V, C]`` -> last block's activations ``[N*M, D, T', V]``."""
+        self.check_input(x)
+        return self.blocks(to_nmctv(self.data_norm(x), self.channels_last))
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m = x.shape[:2]
+        return self.feature_map(x).mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return pool_graph_features(self.feature_map(x), x.shape[0], x.shape[1])
 
 
 def embed(model: nn.Module, x: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .base import DataNorm, SkeletonEncoder, init_conv_bn, pool_graph_features, to_nmctv
+from .base import DataNorm, GraphBlock, GraphEncoder, block_plan, block_residual, init_conv_bn
 from .graph import build_adjacency
 from .inference import fold_pair
 from .registry import register_model
@@ -59,7 +59,7 @@ def aggregate(x: Tensor, op: Tensor) -> Tensor:
     return torch.matmul(op.t(), x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-class STGCNBlock(nn.Module):
+class STGCNBlock(GraphBlock):
     """Graph conv -> BN -> ReLU -> temporal conv (kernel 9) -> BN [-> dropout] (+ residual) -> ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, adjacency: Tensor, stride: int = 1,
@@ -77,27 +77,15 @@ class STGCNBlock(nn.Module):
         if dropout > 0:
             layers.append(nn.Dropout(dropout, inplace=True))
         self.tcn = nn.Sequential(*layers)
-        if not residual:
-            self.residual: nn.Module | None = None
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels))
+        self.residual = block_residual(in_channels, out_channels, stride, residual)
         self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return self.relu(y)
 
     def fold_batchnorm_(self) -> None:
         """Eval-only: fold the BN after the graph conv into its (channel, subset) mixing conv."""
         self.gcn.mix, self.tcn[0] = fold_pair(self.gcn.mix, self.tcn[0])
 
 
-class STGCN(SkeletonEncoder):
+class STGCN(GraphEncoder):
     """ST-GCN backbone: data BN, a stack of ST-GCN blocks, mean pooling over T, V and persons."""
 
     def __init__(self, layout: str = "ntu25", in_channels: int = 3, num_frames: int | None = None,
@@ -105,10 +93,7 @@ class STGCN(SkeletonEncoder):
                  strides: Sequence[int] | None = None, partition: str = "spatial",
                  edge_importance: bool = True, temporal_kernel: int = 9, dropout: float = 0.0) -> None:
         super().__init__(layout, in_channels, num_persons, num_frames)
-        channels = tuple(int(c) for c in channels)
-        strides = STRIDES[: len(channels)] if strides is None else tuple(int(s) for s in strides)
-        if len(channels) != len(strides) or not channels:
-            raise ConfigError(f"channels {channels} and strides {strides} must be non-empty and equally long")
+        channels, strides = block_plan(channels, strides, STRIDES)
         adjacency = build_adjacency(self.layout, partition)
         self.data_norm = DataNorm(self.num_persons, self.num_joints, self.in_channels)
         blocks = []
@@ -122,18 +107,6 @@ class STGCN(SkeletonEncoder):
         self.out_dim = channels[-1]
         self.token_count = self.num_joints
         init_conv_bn(self)
-
-    def feature_map(self, x: Tensor) -> Tensor:
-        """``[N, M, T, V, C]`` -> last block's activations ``[N*M, D, T', V]``."""
-        self.check_input(x)
-        return self.blocks(to_nmctv(self.data_norm(x), self.channels_last))
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, m = x.shape[:2]
-        return self.feature_map(x).mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
-
-    def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return pool_graph_features(self.feature_map(x), x.shape[0], x.shape[1])
 
 
 @register_model("stgcn")

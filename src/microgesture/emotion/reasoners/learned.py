@@ -356,3 +356,107 @@ class RandomReasoner(Reasoner):
             draw = random.Random(f"{self.seed}|{s.video_id}").random()
             out.append(_prediction(s, 1.0 if draw < self.p_pos else 0.0, "learned"))
         return out
+
+
+def temporal_profile_features(tl: Timeline) -> np.ndarray:
+    """How MG use unfolds over one conference, in a-priori functional categories (float32, 35 values).
+
+    Why: bag-of-MG features ignore *when* gestures happen; tension may build or ease as the questions go on.
+    Per category, the log1p rate (per minute) in each third of the observed span (8 x 3); then MG time share,
+    illustrative (non-MG) share, log1p overall rate, rate trend (last third minus first, over the total),
+    log1p median inter-event gap, burstiness ``(sd - mean) / (sd + mean)`` of the gaps (-1 regular, 0 Poisson,
+    -> 1 bursty), share of events in the first and in the last third, and log1p mean event duration.
+    """
+    from ..descriptions import CATEGORY_NAMES, category
+
+    a = tl.arrays()
+    span = max(tl.duration_s, 1.0)
+    start = a["start"].astype(np.float64)
+    dur = np.clip(a["end"] - a["start"], 0, None).astype(np.float64)
+    cat_index = {c: i for i, c in enumerate(CATEGORY_NAMES)}
+    cat = np.array([cat_index.get(category(e.label_name) or "", -1) for e in tl.events], dtype=np.int64)
+    third = np.clip((start / span * 3).astype(np.int64), 0, 2)
+    known = cat >= 0
+    n_cat = len(CATEGORY_NAMES)
+    per_third = np.bincount(cat[known] * 3 + third[known], minlength=n_cat * 3) / (span / 3 / 60.0)
+    n = start.size
+    thirds = np.bincount(third, minlength=3).astype(np.float64)
+    gaps = np.diff(start)
+    mu, sd = (float(gaps.mean()), float(gaps.std())) if gaps.size else (0.0, 0.0)
+    s = summarize(tl)
+    glob = np.array([
+        min(dur.sum() / span, 1.0), s.non_mg_share, np.log1p(n / (span / 60.0)),
+        (thirds[2] - thirds[0]) / max(n, 1), np.log1p(float(np.median(gaps))) if gaps.size else 0.0,
+        (sd - mu) / (sd + mu) if sd + mu > 0 else 0.0, thirds[0] / max(n, 1), thirds[2] / max(n, 1),
+        np.log1p(float(dur.mean())) if n else 0.0])
+    return np.concatenate([np.log1p(per_third), glob]).astype(np.float32)
+
+
+class TemporalProfileReasoner(Reasoner):
+    """Temporal-profile features + a strongly regularised logistic regression with a fixed C (no search).
+
+    C was declared before any run (0.05: ~100 videos, 35 correlated features), so there is nothing to tune.
+    """
+
+    name = "profile_lr"
+    trainable = True
+    reads_text = False
+
+    def __init__(self, C: float = 0.05, seed: int = 0):
+        self.C, self.seed = C, seed
+        self.model: Any = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "C": self.C, "features": "temporal_profile"}
+
+    @staticmethod
+    def _x(scenarios: Sequence[Scenario]) -> np.ndarray:
+        return np.stack([temporal_profile_features(t) for t in _timelines(scenarios)])
+
+    def fit(self, scenarios: Sequence[Scenario]) -> TemporalProfileReasoner:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
+                                                                         class_weight="balanced"))
+        self.model.fit(self._x(scenarios), _targets(scenarios))
+        return self
+
+    def predict(self, scenarios: Sequence[Scenario]) -> list[Prediction]:
+        if self.model is None:
+            raise ConfigError(f"{self.name}: call fit() on training scenarios first")
+        p = self.model.predict_proba(self._x(scenarios))[:, 1]
+        return [_prediction(s, float(pi)) for s, pi in zip(scenarios, p, strict=True)]
+
+
+class ProbabilityAverageReasoner(Reasoner):
+    """Averages the positive-class probabilities of several learned reasoners, each fit on the same fold.
+
+    Why: a sequence model and a forest over pooled counts err on different videos; a plain mean (no learned
+    weights, so nothing to tune) often reduces variance on ~100 training videos.
+    """
+
+    trainable = True
+    reads_text = False
+
+    def __init__(self, members: Sequence[Reasoner], name: str = "ensemble"):
+        if not members or any(not m.trainable for m in members):
+            raise ConfigError("an ensemble needs at least one member, all trainable")
+        self.members, self.name = list(members), name
+        self.fitted = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "members": [m.describe() for m in self.members]}
+
+    def fit(self, scenarios: Sequence[Scenario]) -> ProbabilityAverageReasoner:
+        for m in self.members:
+            m.fit(scenarios)
+        self.fitted = True
+        return self
+
+    def predict(self, scenarios: Sequence[Scenario]) -> list[Prediction]:
+        if not self.fitted:
+            raise ConfigError(f"{self.name}: call fit() on training scenarios first")
+        p = np.mean([[q.score for q in m.predict(scenarios)] for m in self.members], axis=0)
+        return [_prediction(s, float(pi)) for s, pi in zip(scenarios, p, strict=True)]
