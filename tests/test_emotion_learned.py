@@ -11,9 +11,12 @@ from microgesture.emotion.benchmark import load_imigue_timelines, make_folds, mc
 from microgesture.emotion.reasoners.learned import (
     BagOfMGReasoner,
     MajorityReasoner,
+    ProbabilityAverageReasoner,
     RandomReasoner,
     SequenceGRUReasoner,
+    TemporalProfileReasoner,
     bag_of_mg_features,
+    temporal_profile_features,
 )
 from microgesture.emotion.scenario import ScenarioBuilder
 from microgesture.errors import ConfigError
@@ -64,6 +67,9 @@ def test_features_are_rates_and_shares(synthetic):
     lambda: BagOfMGReasoner(("categories", "classes"), Cs=(0.01, 1.0)),
     lambda: BagOfMGReasoner(("classes+categories",), model="rf"),
     lambda: SequenceGRUReasoner(epochs=25, n_seeds=1),
+    lambda: TemporalProfileReasoner(C=1.0),
+    lambda: ProbabilityAverageReasoner([SequenceGRUReasoner(epochs=25, n_seeds=1),
+                                        BagOfMGReasoner(("classes+categories",), model="rf")]),
 ])
 def test_learned_reasoners_fit_and_predict(synthetic, factory):
     tls = list(synthetic.values())
@@ -76,6 +82,29 @@ def test_learned_reasoners_fit_and_predict(synthetic, factory):
     assert all(p.valid and 0 <= p.score <= 1 for p in preds)
     if isinstance(r, BagOfMGReasoner):
         assert r.chosen in r.feature_sets and r.describe()["chosen_feature_set"] == r.chosen
+
+
+def test_temporal_profile_features_locate_events_in_thirds(synthetic):
+    tl = next(iter(synthetic.values()))
+    f = temporal_profile_features(tl)
+    assert f.shape == (8 * 3 + 9,) and f.dtype == np.float32 and np.isfinite(f).all()
+    a = tl.arrays()
+    first = np.mean(a["start"] < tl.duration_s / 3)
+    assert f[24 + 6] == pytest.approx(first, abs=1e-6)  # share of events in the first third
+    empty = temporal_profile_features(tl.with_events([]))
+    assert np.isfinite(empty).all() and not empty[:24].any()
+
+
+def test_ensemble_averages_member_probabilities(synthetic):
+    tls = list(synthetic.values())
+    b = ScenarioBuilder(condition="mg_only")
+    train, test = b.build_all(tls[:20]), b.build_all(tls[20:])
+    members = [TemporalProfileReasoner(C=1.0), BagOfMGReasoner(Cs=(1.0,))]
+    ens = ProbabilityAverageReasoner(members, name="avg").fit(train)
+    expected = np.mean([[p.score for p in m.predict(test)] for m in members], axis=0)
+    np.testing.assert_allclose([p.score for p in ens.predict(test)], expected)
+    with pytest.raises(ConfigError, match="fit"):
+        ProbabilityAverageReasoner([TemporalProfileReasoner()]).predict(test)
 
 
 def test_unfitted_reasoner_refuses(synthetic):
