@@ -270,6 +270,14 @@ class _MoCoBase(nn.Module):
         raise NotImplementedError
 
 
+def _check_momentum_temperature(momentum: float, temperature: float) -> tuple[float, float]:
+    if not 0.0 <= momentum < 1.0:
+        raise ConfigError(f"momentum must lie in [0, 1), got {momentum}")
+    if temperature <= 0:
+        raise ConfigError(f"temperature must be positive, got {temperature}")
+    return float(momentum), float(temperature)
+
+
 class MoCo(_MoCoBase):
     """Single-stream MoCo v2 (the SkeletonCLR baseline): query encoder vs its momentum key encoder.
 
@@ -283,12 +291,7 @@ class MoCo(_MoCoBase):
     def __init__(self, encoder: nn.Module, dim: int = 128, queue_size: int = 32768, momentum: float = 0.999,
                  temperature: float = 0.07, mlp: bool = True):
         super().__init__()
-        if not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"momentum must lie in [0, 1), got {momentum}")
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be positive, got {temperature}")
-        self.momentum = float(momentum)
-        self.temperature = float(temperature)
+        self.momentum, self.temperature = _check_momentum_temperature(momentum, temperature)
         self.encoder_q = encoder
         declared = getattr(encoder, "stream_dims", None)  # a dual-stream model contrasts its fused embedding
         in_dim = int(declared["fused"]) if isinstance(declared, dict) and "fused" in declared else encoder.out_dim
@@ -340,12 +343,7 @@ class CrossStreamMoCo(_MoCoBase):
                  temperature: float = 0.07, mlp: bool = True, balance: str = "sum", lam: float = 0.5,
                  lam_end: float | None = None, fused_weight: float = 1.0, intra_weight: float = 0.0):
         super().__init__()
-        if not 0.0 <= momentum < 1.0:
-            raise ConfigError(f"momentum must lie in [0, 1), got {momentum}")
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be positive, got {temperature}")
-        self.momentum = float(momentum)
-        self.temperature = float(temperature)
+        self.momentum, self.temperature = _check_momentum_temperature(momentum, temperature)
         dims = stream_dims(model)
         self.encoder_q = model
         self.heads_q = nn.ModuleDict({s: ProjectionHead(dims[s], dim, mlp=mlp) for s in ("spatial", "temporal")})
