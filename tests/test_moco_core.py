@@ -140,3 +140,12 @@ def test_loss_balancer_modes():
         LossBalancer("magic")
     with pytest.raises(ConfigError, match="only apply to objective"):
         build_moco(FlatEncoder(90), "moco", balance="fixed")
+
+
+@pytest.mark.parametrize("kwargs, match", [({"momentum": 1.0}, "momentum"), ({"momentum": -0.1}, "momentum"),
+                                           ({"temperature": 0.0}, "temperature")])
+def test_both_objectives_reject_bad_momentum_and_temperature(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        MoCo(FlatEncoder(90), queue_size=16, **kwargs)
+    with pytest.raises(ConfigError, match=match):
+        CrossStreamMoCo(ToyDualStream(6, 5, 3), dim=8, queue_size=16, **kwargs)
