@@ -3,8 +3,9 @@
 Conditions: the spatial stream alone, the temporal stream alone (both single-stream MoCo), concatenation,
 and the spatiotemporal-balancing variants — learned per-sample stream weights (``stb_weight``), an adaptive
 graph over stream tokens (``stb_graph``), and ``stb_weight`` with uncertainty-balanced cross-stream losses
-(``stb_weight+uncertainty``). All use the ``mg`` augmentation preset and the same budget; the frozen fused
-embedding is evaluated with the linear probe and kNN.
+(``stb_weight+uncertainty``). All use the ``mg`` augmentation preset and the same budget; each frozen
+encoder's evaluation embedding (``embed``: for STB by default the α-weighted concatenation of both streams) is
+evaluated with the linear probe and kNN.
 """
 
 from __future__ import annotations
