@@ -8,13 +8,14 @@ dataset is one new module plus one import line at the bottom of this file, never
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...errors import DataError
-from ..dataset import SkeletonDataset
+from ..clip import Clip
+from ..dataset import SkeletonDataset, Skipped
 
 ReadFn = Callable[..., SkeletonDataset]  # read_fn(path, *, strict=False, layout=None, **options)
 DetectFn = Callable[[Path], bool]
@@ -30,6 +31,23 @@ class ReaderInfo:
 
 
 _READERS: dict[str, ReaderInfo] = {}
+
+
+def read_each(files: Iterable[Path], read_one: Callable[[Path], Clip], *, strict: bool, progress: bool,
+              desc: str) -> tuple[list[Clip], list[Skipped]]:
+    """Read one clip per file; a file that raises ``DataError`` is reported as skipped (re-raised when strict)."""
+    from tqdm.auto import tqdm
+
+    clips: list[Clip] = []
+    skipped: list[Skipped] = []
+    for f in tqdm(list(files), desc=desc, unit="file", disable=not progress, mininterval=0.5):
+        try:
+            clips.append(read_one(f))
+        except DataError as e:
+            if strict:
+                raise
+            skipped.append(Skipped(str(f), e.problem))
+    return clips, skipped
 
 
 def register_reader(

@@ -17,7 +17,8 @@ import numpy as np
 
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
-from ..dataset import SkeletonDataset, Skipped
+from ..dataset import SkeletonDataset
+from . import read_each
 from .msr_action3d import read_joint_rows
 
 NUM_JOINTS = 15
@@ -62,8 +63,6 @@ def read_kard_file(path: str | Path) -> Clip:
 def read_kard(path: str | Path, *, strict: bool = False, layout: str | None = None,
               coords: str = "realworld", progress: bool = True, **_: Any) -> SkeletonDataset:
     """Every ``*_<coords>.txt`` under ``path`` (recursively), with subject splits."""
-    from tqdm.auto import tqdm
-
     if coords not in ("realworld", "screen"):
         raise ConfigError(f"KARD coords must be 'realworld' or 'screen', not {coords!r}")
     if layout not in (None, "openni15"):
@@ -72,14 +71,7 @@ def read_kard(path: str | Path, *, strict: bool = False, layout: str | None = No
     files = sorted(f for f in root.rglob(f"*_{coords}.txt") if FILE_PATTERN.match(f.name))
     if not files:
         raise DataError(root, f"no KARD aAA_sSS_eEE_{coords}.txt files")
-    clips, skipped = [], []
-    for f in tqdm(files, desc=f"KARD {coords}", unit="file", disable=not progress, mininterval=0.5):
-        try:
-            clips.append(read_kard_file(f))
-        except DataError as e:
-            if strict:
-                raise
-            skipped.append(Skipped(str(f), e.problem))
+    clips, skipped = read_each(files, read_kard_file, strict=strict, progress=progress, desc=f"KARD {coords}")
     subj = {c.meta.clip_id: int(c.meta.subject or 0) for c in clips}
     splits = {
         "train": [cid for cid, s in subj.items() if s in TRAIN_SUBJECTS],

@@ -19,6 +19,7 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
 from ..dataset import SkeletonDataset, Skipped
+from . import read_each
 
 NUM_JOINTS = 20
 FPS = 15.0
@@ -131,8 +132,6 @@ def read_msr_action3d(path: str | Path, *, strict: bool = False, layout: str | N
     Splits: ``train``/``test`` (cross-subject, odd subjects train), ``AS1_train`` … ``AS3_test`` and,
     when ``tr_te_splits.mat`` is present, ``random1_train`` … ``random10_test``.
     """
-    from tqdm.auto import tqdm
-
     if layout not in (None, "msr_action3d"):
         raise DataError(path, f"MSR Action3D is in layout msr_action3d, not {layout!r} (convert afterwards)")
     if subset not in ("all", "cvpr12"):
@@ -147,19 +146,11 @@ def read_msr_action3d(path: str | Path, *, strict: bool = False, layout: str | N
         if not lists:
             raise DataError(root, f"subset='cvpr12' needs {STANDARD_LIST}, which is not under this folder")
         standard = read_standard_list(lists[0])
-    clips, skipped = [], []
-    for f in tqdm(files, desc="MSR Action3D", unit="file", disable=not progress, mininterval=0.5):
-        try:
-            clip = read_msr_file(f)
-        except DataError as e:
-            if strict:
-                raise
-            skipped.append(Skipped(str(f), e.problem))
-            continue
-        if standard is not None and clip.meta.clip_id not in standard:
-            skipped.append(Skipped(str(f), f"not in {STANDARD_LIST} (excluded from the standard protocol)"))
-            continue
-        clips.append(clip)
+    clips, skipped = read_each(files, read_msr_file, strict=strict, progress=progress, desc="MSR Action3D")
+    if standard is not None:
+        skipped += [Skipped(str(c.meta.source), f"not in {STANDARD_LIST} (excluded from the standard protocol)")
+                    for c in clips if c.meta.clip_id not in standard]
+        clips = [c for c in clips if c.meta.clip_id in standard]
     splits = _subject_splits(clips, TRAIN_SUBJECTS, TEST_SUBJECTS, "")
     for name, actions in ACTION_SETS.items():
         subset_clips = [c for c in clips if c.meta.extra["action_id"] in actions]

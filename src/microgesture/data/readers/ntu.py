@@ -22,6 +22,7 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
 from ..dataset import SkeletonDataset, Skipped
+from . import read_each
 
 NUM_JOINTS = 25
 FPS = 30.0
@@ -187,8 +188,6 @@ def read_ntu(path: str | Path, *, strict: bool = False, layout: str | None = Non
              **_: Any) -> SkeletonDataset:
     """Every ``.skeleton`` under ``path`` (recursively). ``exclude`` is a text file of sample names to skip
     (e.g. the official ``NTU_RGBD_samples_with_missing_skeletons.txt``); they are reported as skipped."""
-    from tqdm.auto import tqdm
-
     if layout not in (None, "ntu25"):
         raise DataError(path, f"NTU is in layout ntu25, not {layout!r} (convert afterwards)")
     if max_bodies < 1:
@@ -203,17 +202,11 @@ def read_ntu(path: str | Path, *, strict: bool = False, layout: str | None = Non
             excluded = set(Path(exclude).read_text(encoding="utf-8").split())
         except OSError as e:
             raise DataError(exclude, f"cannot be read: {e.strerror or e}") from None
-    clips, skipped = [], []
-    for f in tqdm(files, desc="NTU", unit="file", disable=not progress, mininterval=0.5):
-        if f.stem in excluded:
-            skipped.append(Skipped(str(f), f"listed in {Path(str(exclude)).name}"))
-            continue
-        try:
-            clips.append(read_ntu_file(f, max_bodies=max_bodies, coords=coords))
-        except DataError as e:
-            if strict:
-                raise
-            skipped.append(Skipped(str(f), e.problem))
+    skipped = [Skipped(str(f), f"listed in {Path(str(exclude)).name}") for f in files if f.stem in excluded]
+    clips, unreadable = read_each((f for f in files if f.stem not in excluded),
+                                  lambda f: read_ntu_file(f, max_bodies=max_bodies, coords=coords),
+                                  strict=strict, progress=progress, desc="NTU")
+    skipped += unreadable
     return SkeletonDataset("ntu", "ntu25", clips, list(NTU_CLASS_NAMES), ntu_splits(clips), skipped)
 
 

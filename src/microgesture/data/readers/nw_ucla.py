@@ -18,7 +18,8 @@ import numpy as np
 
 from ...errors import DataError
 from ..clip import Clip, ClipMeta, zeros_to_nan
-from ..dataset import SkeletonDataset, Skipped
+from ..dataset import SkeletonDataset
+from . import read_each
 
 try:
     from orjson import JSONDecodeError as _JSONDecodeError
@@ -91,22 +92,13 @@ def read_nw_ucla_file(path: str | Path) -> Clip:
 def read_nw_ucla(path: str | Path, *, strict: bool = False, layout: str | None = None,
                  progress: bool = True, **_: Any) -> SkeletonDataset:
     """Every ``*.json`` clip under ``path`` (searched recursively) with the cross-view split."""
-    from tqdm.auto import tqdm
-
     if layout not in (None, "kinect_v1"):
         raise DataError(path, f"NW-UCLA is in layout kinect_v1, not {layout!r} (convert afterwards)")
     root = Path(path)
     files = sorted(f for f in root.rglob("*.json") if FILE_PATTERN.match(f.name))
     if not files:
         raise DataError(root, "no NW-UCLA aAA_sSS_eEE_vVV.json files")
-    clips, skipped = [], []
-    for f in tqdm(files, desc="NW-UCLA", unit="file", disable=not progress, mininterval=0.5):
-        try:
-            clips.append(read_nw_ucla_file(f))
-        except DataError as e:
-            if strict:
-                raise
-            skipped.append(Skipped(str(f), e.problem))
+    clips, skipped = read_each(files, read_nw_ucla_file, strict=strict, progress=progress, desc="NW-UCLA")
     short = [c.meta.clip_id for c in clips if c.meta.extra["too_short"]]
     if short:
         log.warning("NW-UCLA: %d clips have fewer than %d frames (kept, flagged too_short): %s",
