@@ -75,6 +75,8 @@ def _run(task: str, config: str | None, resume: bool, out: Path | None, override
     if as_json or quiet:
         cfg.trainer.progress_bar = False
     result = run(cfg, resume=resume)
+    if result.pop("global_rank", 0) != 0:  # DDP: one report, from rank 0
+        return
     if as_json:
         emit(result, True)
         return

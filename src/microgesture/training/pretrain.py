@@ -66,11 +66,12 @@ class PretrainModule(SkeletonModule):
         view_k = self.to_model_input(self.augment(x, g))
         out = self.moco(view_q, view_k)
         n = x.shape[0]
-        self.log("train/loss", out.loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("train/loss", out.loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=n,
+                 sync_dist=True)  # epoch means over every rank (reduced once per epoch, not per step)
         self.log("train/loss_step", out.loss.detach(), on_step=True, on_epoch=False, batch_size=n)
         for k, v in out.logs.items():
             if k != "loss":
-                self.log(f"train/{k}", v, on_step=False, on_epoch=True, batch_size=n)
+                self.log(f"train/{k}", v, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         return out.loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:

@@ -164,6 +164,7 @@ def run(cfg: DictConfig, *, resume: bool = False, dataset: SkeletonDataset | Non
     }
     if trainer.is_global_zero:
         write_json(run_dir / "metrics.json", result)
+    result["global_rank"] = int(trainer.global_rank)  # under DDP every rank returns; only rank 0 reports
     return result
 
 

@@ -62,7 +62,8 @@ class SupervisedModule(SkeletonModule):
                                label_smoothing=float(self.cfg.supervised.label_smoothing))
         self.train_top1(logits.detach(), y)
         n = x.shape[0]
-        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("train/loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=n,
+                 sync_dist=True)
         self.log("train/top1", self.train_top1, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
