@@ -58,3 +58,32 @@ def test_rank_agreement_reports_spearman_between_mg_and_action_data():
 def test_unknown_dataset_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="unknown dataset"):
         run_experiment("fusion", out=tmp_path, datasets=["imagenet"], progress=False)
+
+
+def test_budget_inputs_reach_pretraining_and_the_supervised_baseline():
+    """NW-UCLA's cross-view recipe (view alignment) comes from the budget, per dataset, for every cell."""
+    from microgesture.evaluation.experiments.common import ExperimentContext, load_budget
+    from microgesture.evaluation.experiments.comparison import build_cells
+
+    ctx = ExperimentContext("small", load_budget("small"), progress=False)
+    assert ctx.input_options("nw_ucla") == {"align": True}
+    assert ctx.input_options("synthetic") == {}  # 2-D MG data: no 3-D alignment
+    over = ctx.pretrain_overrides(model={"name": "stgcn"}, augment="none", objective="moco", seed=0)
+    assert "align" not in over["data"]  # no dataset, no dataset recipe
+    ctx.budget.pretrain_steps = None  # epochs from the budget, no dataset load needed
+    over = ctx.pretrain_overrides(model={"name": "stgcn"}, augment="none", objective="moco", seed=0,
+                                  dataset="nw_ucla")
+    assert over["data"]["align"] is True
+    sup = [c for c in build_cells(ctx, [0], ["nw_ucla"]) if c.condition == "supervised"]
+    assert sup and sup[0].params["inputs"] == {"align": True}
+
+
+def test_budget_inputs_refuse_unknown_options():
+    from omegaconf import OmegaConf
+
+    from microgesture.evaluation.experiments.common import ExperimentContext, load_budget
+
+    budget = load_budget("small")
+    budget.inputs = OmegaConf.create({"nw_ucla": {"allign": True}})
+    with pytest.raises(ConfigError, match="allign"):
+        ExperimentContext("small", budget, progress=False).input_options("nw_ucla")

@@ -148,6 +148,19 @@ class ExperimentContext:
                               finetune=finetune_config(plain(b.supervised), n_train), seed=seed,
                               device=self.device, progress=False)
 
+    def input_options(self, dataset: str) -> dict[str, Any]:
+        """The budget's ``inputs.<dataset>`` (``prepare_clip`` options such as ``align``) for one dataset.
+
+        Why per dataset: the right preprocessing is a property of the data and its protocol, not of the
+        method -- NW-UCLA's cross-view split needs 3-D view alignment, 2-D MG data cannot have it.
+        """
+        opts = dict(plain(self.budget.get("inputs", {}).get(dataset) or {}))
+        allowed = {"align", "center", "scale", "sampling"}
+        unknown = sorted(set(opts) - allowed)
+        if unknown:
+            raise ConfigError(f"budget inputs.{dataset}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
+        return opts
+
     def encoder_spec(self, fusion: str = "stb_weight") -> dict[str, Any]:
         b = self.budget
         return {"name": "dual_stream", "spatial": plain(b.spatial), "temporal": plain(b.temporal),
@@ -172,6 +185,7 @@ class ExperimentContext:
         over.setdefault("data", {})["num_frames"] = int(self.budget.num_frames)
         if dataset is not None:
             over.setdefault("trainer", {})["max_epochs"] = self.pretrain_epochs(dataset)
+            over["data"].update(self.input_options(dataset))
         over["seed"] = int(seed)
         over["model"] = model
         over["augment"] = {"spec": augment}
@@ -254,7 +268,7 @@ def supervised_baseline(ctx: ExperimentContext, model_spec: dict[str, Any], data
     from ...models import create_model
 
     ds = ctx.dataset(dataset)
-    spec = InputSpec(layout=ds.layout, num_frames=int(ctx.budget.num_frames))
+    spec = InputSpec(layout=ds.layout, num_frames=int(ctx.budget.num_frames), **ctx.input_options(dataset))
     prep = ctx.prepared(dataset, spec)
     c = int(prep.train.x.shape[-1])
 

@@ -52,7 +52,8 @@ def build_cells(ctx: ExperimentContext, seeds: list[int], datasets: list[str]) -
             cells.append(Cell(ds, "stb", seed, {"pretrain": over, "probe": "linear+knn"}))
             over = ctx.pretrain_overrides(model=spatial, augment="crossclr", objective="moco", seed=seed, dataset=ds)
             cells.append(Cell(ds, "skeletonclr", seed, {"pretrain": over, "probe": "linear+knn"}))
-            cells.append(Cell(ds, "supervised", seed, {"model": spatial, "train": plain(ctx.budget.supervised)}))
+            cells.append(Cell(ds, "supervised", seed, {"model": spatial, "train": plain(ctx.budget.supervised),
+                                                       "inputs": ctx.input_options(ds)}))
     return cells
 
 
