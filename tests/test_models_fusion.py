@@ -168,6 +168,20 @@ def test_single_stream_ignores_embed_mode() -> None:
     torch.testing.assert_close(model.embed(X), model(X)["fused"])
 
 
+@pytest.mark.parametrize("fusion", ["stb_weight", "concat", "spatial", "temporal"])
+def test_backbone_embed_is_the_encoders_pooled_features(fusion: str) -> None:
+    """``backbone``: the streams' own outputs, concatenated, untouched by projections, gate or fusion."""
+    model = _dual(fusion, embed="backbone").eval()
+    streams = [e for e in (model.spatial, model.temporal) if e is not None]
+    expected = torch.cat([e(X) for e in streams], dim=1)
+    assert model.out_dim == sum(e.out_dim for e in streams) == expected.shape[1]
+    torch.testing.assert_close(model.embed(X), expected)
+    if model.proj_s is not None:  # changing a projection changes training outputs, not the embedding
+        with torch.no_grad():
+            model.proj_s[0].weight.mul_(3.0)
+        torch.testing.assert_close(model.embed(X), expected)
+
+
 def test_stream_norm_and_gate_floor() -> None:
     model = _dual("stb_weight", stream_norm="l2", gate_floor=0.2)
     torch.nn.init.normal_(model.fuser.mlp[-1].weight, std=100.0)  # saturate the softmax

@@ -164,7 +164,7 @@ class ExperimentContext:
     def encoder_spec(self, fusion: str = "stb_weight") -> dict[str, Any]:
         b = self.budget
         return {"name": "dual_stream", "spatial": plain(b.spatial), "temporal": plain(b.temporal),
-                "fusion": fusion, "dim": int(b.dim)}
+                "fusion": fusion, "dim": int(b.dim), "embed": "backbone"}  # as the pretrain_stb config
 
     def pretrain_epochs(self, dataset: str) -> int:
         """Epochs for ``dataset``: ``pretrain_steps`` optimiser steps when the budget sets them (so every dataset
