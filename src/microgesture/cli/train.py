@@ -86,8 +86,8 @@ def _run(task: str, config: str | None, resume: bool, out: Path | None, override
     emit(shown, False, title=f"microgesture {'pretrain' if task == 'pretrain' else 'train'}")
 
 
-_CONFIG_HELP = "Config: a packaged name (pretrain_stb, pretrain_moco, pretrain_stb_nw_ucla, pretrain_stb_demo, " \
-               "train_supervised, train_supervised_demo) or a YAML path."
+_CONFIG_HELP = "Config: a packaged name (pretrain_stb, pretrain_moco, pretrain_stb_nw_ucla, pretrain_stb_nw_ucla_cpu, " \
+               "pretrain_stb_demo, train_supervised, train_supervised_demo) or a YAML path."
 _OVERRIDES_HELP = "Config overrides key=value, e.g. model.fusion=concat moco.balance=uncertainty trainer.max_epochs=2."
 
 
