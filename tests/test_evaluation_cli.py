@@ -70,3 +70,17 @@ def test_evaluate_errors_are_one_line(tiny_checkpoint, tmp_path, capsys):
     assert rc == 1 and "pass --checkpoint" in capsys.readouterr().err
     rc = main(["evaluate", "-c", str(tiny_checkpoint), "--data", "synthetic", "--split", "xview"])
     assert rc == 1 and "no split" in capsys.readouterr().err
+
+
+def test_evaluate_embed_override(tiny_checkpoint, capsys):
+    """``--embed`` re-reads the same weights through another embedding; unknown modes are refused."""
+    from microgesture.evaluation.runner import load_pretrained
+
+    encoder, _ = load_pretrained(tiny_checkpoint)
+    assert encoder.embed_mode == "backbone"  # what pretrain_stb hands to evaluation
+    docs = {mode: _run_json(capsys, ["evaluate", "-c", str(tiny_checkpoint), "-d", "synthetic", "-p", "knn",
+                                     "--k", "5", "--embed", mode, "--json"])
+            for mode in ("backbone", "fused")}
+    assert all(0.0 <= d["top1"] <= 1.0 for d in docs.values())
+    rc = main(["evaluate", "-c", str(tiny_checkpoint), "-d", "synthetic", "-p", "knn", "--embed", "middle"])
+    assert rc == 1 and "unknown embed 'middle'" in capsys.readouterr().err

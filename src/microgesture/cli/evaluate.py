@@ -35,6 +35,8 @@ def evaluate(
     augment: str = typer.Option(None, "--augment", help="Fine-tune augmentation preset (default none)."),
     model: str = typer.Option(None, "--model", help="Supervised baseline without a checkpoint: encoder name."),
     frames: int = typer.Option(None, "--frames", help="Override the checkpoint's clip length."),
+    embed: str = typer.Option(None, "--embed", help="Dual-stream embedding to evaluate instead of the "
+                                                    "checkpoint's: backbone | balanced | streams | fused | all."),
     seed: int = typer.Option(0, "--seed", help="Seed (sampling, initialisation, batch order)."),
     device: str = typer.Option("cpu", "--device", help="torch device (cpu, cuda, cuda:1)."),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (1 on a CPU shared with other jobs)."),
@@ -67,7 +69,7 @@ def evaluate(
                          label_fraction=label_fraction, val_fraction=val_fraction, seed=seed, device=device,
                          progress=not as_json)
     req = EvaluateRequest(protocol=protocol, data=data, checkpoint=checkpoint, kind=kind, split=split, model=model,
-                          num_frames=frames, out=out, limit=limit)
+                          num_frames=frames, out=out, limit=limit, embed=embed)
     doc = run(req, cfg)
     if as_json:
         emit(doc, True)

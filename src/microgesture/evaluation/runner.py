@@ -68,6 +68,18 @@ class EvaluateRequest:
     num_frames: int | None = None  # override the checkpoint's clip length
     out: str | Path | None = None
     limit: int | None = None  # first N clips of each side (smoke tests)
+    embed: str | None = None  # a dual-stream encoder's evaluation embedding, instead of the checkpoint's
+
+
+def _with_embed(encoder: nn.Module, mode: str | None, where: Any) -> nn.Module:
+    if mode is None:
+        return encoder
+    setter = getattr(encoder, "set_embed", None)
+    if not callable(setter):
+        raise ConfigError(f"{where}: --embed applies to dual-stream encoders; this checkpoint holds a "
+                          f"{type(encoder).__name__}")
+    setter(mode)
+    return encoder
 
 
 def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
@@ -82,6 +94,7 @@ def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     if req.checkpoint is not None:
         encoder, meta = load_pretrained(req.checkpoint)
+        encoder = _with_embed(encoder, req.embed, req.checkpoint)
     dataset = load_dataset(req.data, req.kind, **_synthetic_like(meta, cfg.seed))
     split = resolve_split(dataset, req.split, req.kind)
 
@@ -102,7 +115,7 @@ def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
         from ..models import build_from_config, create_model
 
         if encoder is not None and getattr(encoder, "config", None):
-            return build_from_config(encoder.config)
+            return _with_embed(build_from_config(encoder.config), req.embed, req.checkpoint)
         return create_model(req.model, layout=spec.layout, in_channels=int(train.x.shape[-1]),
                             num_frames=spec.num_frames, num_persons=spec.max_persons)
 

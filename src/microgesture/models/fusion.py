@@ -176,12 +176,7 @@ class DualStreamEncoder(nn.Module):
         if fusion != "spatial" and self.temporal is None:
             raise ConfigError(f"fusion {fusion!r} needs a temporal encoder")
         self.dim = int(dim)
-        single = fusion in ("spatial", "temporal")
-        self.embed_mode = embed if embed == "backbone" else ("fused" if single else embed)
-        if self.embed_mode == "backbone":
-            self.out_dim = sum(int(e.out_dim) for e in (self.spatial, self.temporal) if e is not None)
-        else:
-            self.out_dim = self.dim * _EMBED_WIDTH[self.embed_mode]
+        self.set_embed(embed)
         self.stream_dims = {"spatial": self.dim, "temporal": self.dim, "fused": self.dim}
         self.stream_norm = stream_norm
         self.balance_weight = float(balance_weight)
@@ -200,6 +195,17 @@ class DualStreamEncoder(nn.Module):
             spatial_index = torch.tensor([1, 0] + [1] * ls + [0] * lt)
             self.fuser = GraphFusion(dim, 2 + ls + lt, spatial_index, graph_layers)
         self.last_alpha: Tensor | None = None
+
+    def set_embed(self, mode: str) -> None:
+        """Switch the evaluation embedding of a trained model (weights untouched; ``out_dim`` follows)."""
+        if mode not in EMBEDS:
+            raise ConfigError(f"unknown embed {mode!r}; choose one of {', '.join(EMBEDS)}")
+        single = self.fusion_name in ("spatial", "temporal")
+        self.embed_mode = mode if mode == "backbone" else ("fused" if single else mode)
+        if self.embed_mode == "backbone":
+            self.out_dim = sum(int(e.out_dim) for e in (self.spatial, self.temporal) if e is not None)
+        else:
+            self.out_dim = self.dim * _EMBED_WIDTH[self.embed_mode]
 
     def _token_count(self, enc: nn.Module) -> int:
         fixed = getattr(enc, "token_count", None)
