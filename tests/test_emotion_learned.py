@@ -66,6 +66,7 @@ def test_features_are_rates_and_shares(synthetic):
     BagOfMGReasoner,
     lambda: BagOfMGReasoner(("categories", "classes"), Cs=(0.01, 1.0)),
     lambda: BagOfMGReasoner(("classes+categories",), model="rf"),
+    lambda: BagOfMGReasoner(("classes+categories",), model="hgb"),
     lambda: SequenceGRUReasoner(epochs=25, n_seeds=1),
     lambda: TemporalProfileReasoner(C=1.0),
     lambda: ProbabilityAverageReasoner([SequenceGRUReasoner(epochs=25, n_seeds=1),
@@ -82,6 +83,8 @@ def test_learned_reasoners_fit_and_predict(synthetic, factory):
     assert all(p.valid and 0 <= p.score <= 1 for p in preds)
     if isinstance(r, BagOfMGReasoner):
         assert r.chosen in r.feature_sets and r.describe()["chosen_feature_set"] == r.chosen
+    if getattr(r, "kind", None) == "hgb":  # the inner-CV grid's choice is reported
+        assert set(r.describe()["chosen"]) == {"learning_rate", "max_depth"}
 
 
 def test_temporal_profile_features_locate_events_in_thirds(synthetic):

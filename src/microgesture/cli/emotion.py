@@ -13,8 +13,8 @@ app = typer.Typer(help="Emotion understanding from micro-gesture timelines (LLM 
                   no_args_is_help=True)
 
 LEARNED = ("majority", "random", "bag_lr", "bag_lr_bigram", "cat_lr", "bag_lr_auto", "bag_rf", "seq_gru",
-           "profile_lr", "gru_rf")
-LLM = ("llamacpp", "openai")
+           "profile_lr", "gru_rf", "bag_hgb")
+LLM = ("llamacpp", "llamacpp_score", "openai")
 DEFAULT_REASONERS = ["majority", "random", "bag_lr", "seq_gru"]
 
 
@@ -29,7 +29,7 @@ def _labels_path(labels: Path | None) -> Path:
 
 def _factories(names: list[str], cache_path: Path | None, model_path: Path | None, max_tokens: int,
                base_url: str | None, model: str | None, concurrency: int | None, response_format: str | None,
-               seed: int, llm_threads: int | None = None) -> dict:
+               seed: int, llm_threads: int | None = None, calibration: str = "batch") -> dict:
     from ..emotion.reasoners import learned
 
     facs: dict = {}
@@ -51,6 +51,7 @@ def _factories(names: list[str], cache_path: Path | None, model_path: Path | Non
         "bag_rf": lambda: learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed),
         "seq_gru": lambda: learned.SequenceGRUReasoner(seed=seed),
         "profile_lr": lambda: learned.TemporalProfileReasoner(seed=seed),
+        "bag_hgb": lambda: learned.BagOfMGReasoner(("classes+categories",), model="hgb", seed=seed, name="bag_hgb"),
         "gru_rf": lambda: learned.ProbabilityAverageReasoner(
             [learned.SequenceGRUReasoner(seed=seed),
              learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed)], name="gru_rf"),
@@ -61,6 +62,17 @@ def _factories(names: list[str], cache_path: Path | None, model_path: Path | Non
 
             facs[n] = lambda: LlamaCppReasoner(model_path, max_tokens=max_tokens, seed=seed, cache=cache,
                                                n_threads=llm_threads, progress=True)
+        elif n == "llamacpp_score":  # one scorer (model + cache) shared by the per-fold calibrated reasoners
+            from ..emotion.reasoners.label_scoring import (
+                CALIBRATIONS,
+                LabelScoringReasoner,
+                LlamaCppLabelScorer,
+            )
+
+            if calibration not in CALIBRATIONS:
+                raise ConfigError(f"unknown calibration {calibration!r}; choose from {', '.join(CALIBRATIONS)}")
+            scorer = LlamaCppLabelScorer(model_path, n_threads=llm_threads, cache=cache, progress=True)
+            facs[n] = lambda scorer=scorer: LabelScoringReasoner(scorer, calibration)
         elif n == "openai":
             from ..emotion.reasoners.openai_compat import LLMConfig, OpenAICompatReasoner
 
@@ -95,7 +107,10 @@ def benchmark(
     max_tokens: int = typer.Option(160, "--max-tokens", help="Completion budget per LLM answer."),
     llm_threads: int = typer.Option(None, "--llm-threads", help="CPU threads for --reasoner llamacpp "
                                     "(1 is fastest on a machine busy with other work)."),
-    seed: int = typer.Option(0, "--seed"),
+    calibration: str = typer.Option("batch", "--calibration",
+                                    help="For --reasoner llamacpp_score: batch (mean training-prompt log-odds) | "
+                                         "content_free (same prompt, observations 'N/A') | none."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the CV partition, few-shot draws and learned models."),
     out: Path = typer.Option(Path("runs/emotion"), "--out", help="Output folder (tables, plot, predictions, cache)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -112,7 +127,7 @@ def benchmark(
             raise ConfigError("--label-noise must be within [0, 1]")
         sources[f"noisy{label_noise:g}"] = lambda t: with_label_noise(t, label_noise, seed=seed)
     facs = _factories(names, out / "llm_cache.sqlite", model_path, max_tokens, base_url, model, concurrency,
-                      response_format, seed, llm_threads)
+                      response_format, seed, llm_threads, calibration)
     res = run_benchmark(tls, split, facs, conds, few_shot, folds, seed, max_videos, sources,
                         {"max_events": max_events, "glossary": glossary})
     paths = write_outputs(res, out)

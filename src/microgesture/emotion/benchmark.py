@@ -190,9 +190,10 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
                   builder_kw: dict[str, Any] | None = None, n_boot: int = 2000) -> BenchmarkResult:
     """Score every reasoner × condition × MG source on out-of-fold predictions.
 
-    Trainable reasoners (learned baselines) are rebuilt and fit per fold and only run on MG conditions
-    (they read the timeline, not the text; ``context_only`` carries no information for them). Chat
-    reasoners are built once, so their cache and accounting span the run.
+    Trainable reasoners are rebuilt and fit per fold, on that fold's training videos only. Those that read
+    the timeline, not the text (learned baselines), only run on MG conditions (``context_only`` carries no
+    information for them). Chat reasoners are built once, so their cache and accounting span the run;
+    trainable text reasoners (calibrated label scoring) share a scorer through their factory.
     """
     for c in conditions:
         if c not in CONDITIONS:
@@ -209,11 +210,11 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
     for rname, r in shared.items():
         for src in mg_sources:
             for cond in conditions:
-                if r.trainable and cond not in MG_CONDITIONS:
+                if not r.reads_text and cond not in MG_CONDITIONS:
                     continue
-                if r.trainable and cond == "context_mg" and "mg_only" in conditions:
+                if not r.reads_text and cond == "context_mg" and "mg_only" in conditions:
                     continue  # identical input for timeline-only models
-                k = 0 if r.trainable else few_shot
+                k = few_shot if r.reads_text else 0
                 if cond not in MG_CONDITIONS and src != next(iter(mg_sources)):
                     continue  # context-only prompts do not depend on the MG source
                 arms.append(Arm(rname, cond, src, k))
@@ -235,7 +236,7 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
             for s, p in zip(scen, reasoner.predict(scen), strict=True):
                 preds.append({**_pred_row(p), "arm": arm.key, "reasoner": arm.reasoner, "fold": fold.name,
                               "mg_source": arm.mg_source, "few_shot": arm.few_shot, "target": s.target})
-    table, comps = summarise(preds, arms, n_boot, seed, frozenset(n for n, r in shared.items() if r.trainable))
+    table, comps = summarise(preds, arms, n_boot, seed, frozenset(n for n, r in shared.items() if r.trainable and not r.reads_text))
     info = {"split": split, "n_folds": len(folds), "folds": [f.__dict__ for f in folds], "seed": seed,
             "few_shot": few_shot, "conditions": list(conditions), "mg_sources": list(mg_sources),
             "reasoners": {n: r.describe() for n, r in shared.items()}, "fitted": fitted,
@@ -270,7 +271,7 @@ def summarise(preds: list[dict[str, Any]], arms: Sequence[Arm], n_boot: int = 20
             continue
         m = score(d["target"].tolist(), d["label"].tolist(), n_boot, seed)
         rows.append({"reasoner": arm.reasoner, "condition": arm.condition, "mg_source": arm.mg_source,
-                     "few_shot": arm.few_shot, **m,
+                     "few_shot": arm.few_shot, **m, "auc": _auc(d),
                      "parse_failures": int((d["parse_mode"] == "invalid").sum()),
                      "call_failures": int((d["parse_mode"] == "error").sum()),
                      "completion_tokens": int(d["completion_tokens"].sum())})
@@ -286,6 +287,20 @@ def summarise(preds: list[dict[str, Any]], arms: Sequence[Arm], n_boot: int = 20
         if majority and a.reasoner in learned and a.reasoner != "majority":
             comps.append(_compare(df, a, majority[0], "vs majority baseline"))
     return table, pd.DataFrame(comps)
+
+
+def _auc(d: pd.DataFrame) -> float:
+    """ROC AUC of P(positive) over the pooled out-of-fold predictions; NaN where a reasoner gives no scores.
+
+    Why: threshold-free, so it shows whether scores *rank* videos well even when the decision threshold is off.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s = pd.to_numeric(d["score"], errors="coerce")
+    t = d["target"]
+    if s.isna().any() or t.nunique() < 2:
+        return float("nan")
+    return float(roc_auc_score(t == "positive", s))
 
 
 def _compare(df: pd.DataFrame, a: Arm, b: Arm, what: str) -> dict[str, Any]:
@@ -323,12 +338,13 @@ def write_outputs(res: BenchmarkResult, out_dir: str | Path) -> dict[str, str]:
 def markdown_report(res: BenchmarkResult) -> str:
     t = res.table
     lines = [f"# Emotion benchmark — split `{res.info.get('split')}`, {res.info.get('n_folds')} fold(s)", "",
-             "| reasoner | condition | MG source | k-shot | n | accuracy [95% CI] | macro-F1 [95% CI] | invalid |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| reasoner | condition | MG source | k-shot | n | accuracy [95% CI] | macro-F1 [95% CI] | AUC | invalid |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in t.itertuples():
         lines.append(f"| {r.reasoner} | {r.condition} | {r.mg_source} | {r.few_shot} | {r.n} | "
                      f"{r.accuracy:.3f} [{r.acc_lo:.3f}, {r.acc_hi:.3f}] | "
-                     f"{r.macro_f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | {r.n_invalid} |")
+                     f"{r.macro_f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | "
+                     f"{'n/a' if pd.isna(r.auc) else f'{r.auc:.3f}'} | {r.n_invalid} |")
     if len(res.comparisons):
         lines += ["", "## Paired comparisons (exact McNemar)", "",
                   "| comparison | A | B | n | acc A | acc B | only A right | only B right | p |",

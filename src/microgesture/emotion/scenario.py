@@ -124,6 +124,9 @@ class Scenario:
     target: str | None
     timeline: Timeline | None = field(default=None, repr=False)
     few_shot_ids: list[str] = field(default_factory=list)
+    # the same prompt with this video's observations replaced by "N/A" (contextual calibration, Zhao et al.
+    # 2021); identical to ``messages`` when the condition shows no observations
+    content_free_messages: list[dict[str, str]] | None = field(default=None, repr=False)
 
     @property
     def prompt_sha(self) -> str:
@@ -164,24 +167,29 @@ class ScenarioBuilder:
     def build(self, timeline: Timeline) -> Scenario:
         setting = SETTINGS[self.setting or timeline.setting]
         shots = self._select_examples(timeline) if self.few_shot else []
-        user = "\n\n".join(p for p in (
-            self._context_block(setting),
-            self._examples_block(shots),
-            ("The case to assess:\n" if shots else "") + self._observation_block(timeline)
-            if self.condition in MG_CONDITIONS else
-            "No behavioural observations are available for this case; answer from the context alone.",
-            self._question_block(setting),
-        ) if p)
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+        shows_mg = self.condition in MG_CONDITIONS
+        messages = self._messages(setting, shots, self._observation_block(timeline) if shows_mg else "")
+        content_free = self._messages(setting, shots, "Observations: N/A") if shows_mg else messages
         vid = timeline.video_id
         sid = f"{vid}|{self.condition}|{self.mg_source}|k{self.few_shot}"
         return Scenario(sid, vid, self.condition, self.mg_source, messages, timeline.target, timeline,
-                        [t.video_id for t in shots])
+                        [t.video_id for t in shots], content_free)
 
     def build_all(self, timelines: Sequence[Timeline]) -> list[Scenario]:
         return [self.build(t) for t in timelines]
 
     # -- blocks -----------------------------------------------------------------------------------------
+    def _messages(self, setting: Setting, shots: Sequence[Timeline], observations: str) -> list[dict[str, str]]:
+        user = "\n\n".join(p for p in (
+            self._context_block(setting),
+            self._examples_block(shots),
+            ("The case to assess:\n" if shots else "") + observations
+            if self.condition in MG_CONDITIONS else
+            "No behavioural observations are available for this case; answer from the context alone.",
+            self._question_block(setting),
+        ) if p)
+        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
     def _context_block(self, setting: Setting) -> str:
         parts = []
         if self.condition != "mg_only":

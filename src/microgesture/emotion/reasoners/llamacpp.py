@@ -2,7 +2,9 @@
 
 Why: a fully offline path that needs no server. Output is constrained to the answer JSON schema through
 llama.cpp's grammar (``response_format={"type": "json_object", "schema": ...}``), so even a tiny model
-returns parseable answers. One model instance is not thread-safe, so calls are serialised.
+returns parseable answers. One model instance is not thread-safe, so calls are serialised. For a model
+too small to follow the instruction (it answers the same label for every video), score the answer labels
+instead: :mod:`.label_scoring` (``--reasoner llamacpp_score``).
 """
 
 from __future__ import annotations
@@ -59,8 +61,11 @@ class LlamaCppReasoner(ChatReasoner):
                 from llama_cpp import Llama
             except ImportError as e:
                 raise ConfigError("llama-cpp-python is not installed (pip install 'microgesture[llm]')") from e
+            # n_threads_batch as well: llama.cpp defaults it to every core, and on a CPU busy with other work
+            # the extra prompt-evaluation threads only spin (measured 6x slower on a shared 2-core box)
             self._llm = Llama(model_path=str(self.model_path), n_ctx=self.params["n_ctx"],
-                              n_threads=self.n_threads, seed=self.params["seed"], verbose=False)
+                              n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                              seed=self.params["seed"], verbose=False)
         return self._llm
 
     def _complete(self, messages: list[dict[str, str]]) -> Completion:
