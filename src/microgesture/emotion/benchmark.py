@@ -374,7 +374,7 @@ def plot_accuracy(table: pd.DataFrame, path: str | Path) -> None:
     acc = table["accuracy"].to_numpy()
     err = np.stack([acc - table["acc_lo"].to_numpy(), table["acc_hi"].to_numpy() - acc])
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4.5))
-    ax.bar(np.arange(len(acc)), acc, yerr=err, capsize=3, color="#4C72B0")
+    ax.bar(np.arange(len(acc)), acc, yerr=err.tolist(), capsize=3, color="#4C72B0")  # lists: matplotlib warns on a (2, 1) array
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance (balanced)")
     ax.axhline(PUBLISHED_BEST, color="#C44E52", ls="--", lw=1, label="TSM+LSTM (published, test split)")
     ax.set_xticks(np.arange(len(acc)), labels, fontsize=7)
