@@ -63,6 +63,10 @@ def test_single_stream_moco_baseline_cli(tmp_path, capsys):
     assert doc["metrics"]["train/acc_instance"] >= 0
     encoder, _ = load_encoder(doc["checkpoint"])
     assert encoder.config["name"] == "stgcn_quarter"
+    # a single-stream encoder has one embedding: asking evaluation for another is an error naming the file
+    code = main(["evaluate", "-c", doc["checkpoint"], "-d", "synthetic", "-p", "knn", "--embed", "backbone"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--embed applies to dual-stream encoders" in err and "last.ckpt" in err
 
 
 def test_supervised_cli_reports_top1_and_loads_classifier(tmp_path, capsys):
