@@ -8,11 +8,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
 from ..errors import ConfigError
 from .clip import Clip
+
+
+class LazyClips(Sequence[Clip]):
+    """A read-only clip sequence built on access (memory-mapped stores, release arrays, chains of those).
+
+    Subclasses give ``__len__`` and ``_get(i)`` for ``0 <= i < len``; indexing (negative indices, slices,
+    range errors) is done here once.
+    """
+
+    def _get(self, i: int) -> Clip:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> Clip: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Clip]: ...
+
+    def __getitem__(self, i: int | slice) -> Clip | list[Clip]:
+        n = len(self)
+        if isinstance(i, slice):
+            return [self._get(k) for k in range(*i.indices(n))]
+        if not -n <= i < n:
+            raise IndexError(f"clip index {i} out of range for {n} clips")
+        return self._get(int(i) + n if i < 0 else int(i))
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
 from ..utils.io import _json_default
 from .clip import Clip, ClipMeta
-from .dataset import SkeletonDataset, Skipped
+from .dataset import LazyClips, SkeletonDataset, Skipped
 
 FORMAT_NAME = "microgesture-native"
 FORMAT_VERSION = 1
@@ -170,7 +170,7 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
 
 
 # -- reading -----------------------------------------------------------------------------------------
-class NativeStore(Sequence[Clip]):
+class NativeStore(LazyClips):
     """A read-only, memory-mapped ``Sequence[Clip]``; each ``store[i]`` copies only clip ``i``'s rows."""
 
     def __init__(self, path: str | Path, _rows: np.ndarray | None = None):
@@ -249,18 +249,7 @@ class NativeStore(Sequence[Clip]):
     def __len__(self) -> int:
         return len(self._sel)
 
-    @overload
-    def __getitem__(self, i: int) -> Clip: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Clip]: ...
-
-    def __getitem__(self, i: int | slice) -> Clip | list[Clip]:
-        if isinstance(i, slice):
-            return [self._clip(int(j)) for j in self._sel[i]]
-        n = len(self._sel)
-        if not -n <= i < n:
-            raise IndexError(f"clip index {i} out of range for a store of {n} clips")
+    def _get(self, i: int) -> Clip:
         return self._clip(int(self._sel[i]))
 
     def _clip(self, j: int) -> Clip:

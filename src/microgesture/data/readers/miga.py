@@ -15,13 +15,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
 from ...errors import DataError
 from ..clip import Clip, ClipMeta, zeros_to_nan
-from ..dataset import SkeletonDataset, Skipped
+from ..dataset import LazyClips, SkeletonDataset, Skipped
 from ..safepickle import safe_load
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -100,7 +100,7 @@ class ReleaseSpec:
     extra_of: Callable[[str], dict[str, Any]] = lambda name: {}
 
 
-class ReleaseClips(Sequence[Clip]):
+class ReleaseClips(LazyClips):
     """Clips of one release split, built on access from the memory-mapped array (padding trimmed)."""
 
     def __init__(self, data: np.ndarray, names: list[str], labels: list[int], rows: np.ndarray,
@@ -112,19 +112,7 @@ class ReleaseClips(Sequence[Clip]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    @overload
-    def __getitem__(self, i: int) -> Clip: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Clip]: ...
-
-    def __getitem__(self, i: int | slice) -> Clip | list[Clip]:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _get(self, i: int) -> Clip:
         return self._clip(int(self._rows[i]))
 
     def _clip(self, r: int) -> Clip:
@@ -195,7 +183,7 @@ def find_release_splits(folder: str | Path) -> dict[str, tuple[Path, Path]]:
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-class _Chain(Sequence[Clip]):
+class _Chain(LazyClips):
     """Several lazy clip sequences seen as one."""
 
     def __init__(self, parts: list[Sequence[Clip]]):
@@ -205,13 +193,7 @@ class _Chain(Sequence[Clip]):
     def __len__(self) -> int:
         return int(self._ends[-1]) if len(self._ends) else 0
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
+    def _get(self, i: int) -> Clip:
         p = int(np.searchsorted(self._ends, i, side="right"))
         return self._parts[p][i - (int(self._ends[p - 1]) if p else 0)]
 
