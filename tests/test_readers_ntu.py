@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,14 @@ def test_malformed_files(tmp_path: Path, mutate, needle: str) -> None:
     with pytest.raises(DataError, match=needle) as e:
         read_ntu_file(p)
     assert e.value.path == str(p)
+
+
+def test_class_names_follow_the_official_list_and_the_release(ntu_dir: Path) -> None:
+    ds = read_ntu(ntu_dir, progress=False)  # actions A1 and A50 only: an NTU-60 label space
+    assert len(ds.class_names) == 60
+    assert [c.meta.label_name for c in ds.clips] == ["drink water", "punching/slapping other person"]
+    assert ds.class_names[59] == "walking apart from each other"
+    shutil.copy(ntu_dir / "S001C001P001R001A001.skeleton", ntu_dir / "S018C001P001R001A061.skeleton")
+    ds120 = read_ntu(ntu_dir, progress=False)  # one NTU-120 action: the full 120-way space
+    assert len(ds120.class_names) == 120 and ds120.class_names[60] == "put on headphone"
+    assert ds120.class_names[119] == "finger-guessing game (playing rock-paper-scissors)"

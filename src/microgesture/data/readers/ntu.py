@@ -40,8 +40,40 @@ NTU120_XSUB_TRAIN = NTU60_XSUB_TRAIN | frozenset({
     45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93,
     94, 95, 97, 98, 100, 103})
 NTU60_XVIEW_TRAIN_CAMERAS = frozenset({2, 3})
-# Class names are not shipped here (no verified copy was available offline); classes are named by code.
-NTU_CLASS_NAMES: tuple[str, ...] = tuple(f"A{a:03d}" for a in range(1, 121))
+# Class names A1-A120 as listed in the dataset authors' README (github.com/shahroudy/NTURGB-D, "Action
+# Classes"; A1-A60 are NTU-60). Spelling kept as published ("hush (quite)"), curly apostrophes made ASCII.
+NTU_CLASS_NAMES: tuple[str, ...] = (
+    'drink water', 'eat meal/snack', 'brushing teeth', 'brushing hair', 'drop', 'pickup', 'throw', 'sitting down',
+    'standing up (from sitting position)', 'clapping', 'reading', 'writing', 'tear up paper', 'wear jacket',
+    'take off jacket', 'wear a shoe', 'take off a shoe', 'wear on glasses', 'take off glasses',
+    'put on a hat/cap', 'take off a hat/cap', 'cheer up', 'hand waving', 'kicking something',
+    'put something inside pocket / take out something from pocket', 'hopping (one foot jumping)', 'jump up',
+    'make a phone call/answer phone', 'playing with phone/tablet', 'typing on a keyboard',
+    'pointing to something with finger', 'taking a selfie', 'check time (from watch)', 'rub two hands together',
+    'nod head/bow', 'shake head', 'wipe face', 'salute', 'put the palms together',
+    'cross hands in front (say stop)', 'sneeze/cough', 'staggering', 'falling', 'touch head (headache)',
+    'touch chest (stomachache/heart pain)', 'touch back (backache)', 'touch neck (neckache)',
+    'nausea or vomiting condition', 'use a fan (with hand or paper)/feeling warm',
+    'punching/slapping other person', 'kicking other person', 'pushing other person',
+    'pat on back of other person', 'point finger at the other person', 'hugging other person',
+    'giving something to other person', "touch other person's pocket", 'handshaking',
+    'walking towards each other', 'walking apart from each other', 'put on headphone', 'take off headphone',
+    'shoot at the basket', 'bounce ball', 'tennis bat swing', 'juggling table tennis balls', 'hush (quite)',
+    'flick hair', 'thumb up', 'thumb down', 'make ok sign', 'make victory sign', 'staple book', 'counting money',
+    'cutting nails', 'cutting paper (using scissors)', 'snapping fingers', 'open bottle', 'sniff (smell)',
+    'squat down', 'toss a coin', 'fold paper', 'ball up paper', 'play magic cube', 'apply cream on face',
+    'apply cream on hand back', 'put on bag', 'take off bag', 'put something into a bag',
+    'take something out of a bag', 'open a box', 'move heavy objects', 'shake fist', 'throw up cap/hat',
+    'hands up (both hands)', 'cross arms', 'arm circles', 'arm swings', 'running on the spot',
+    'butt kicks (kick backward)', 'cross toe touch', 'side kick', 'yawn', 'stretch oneself', 'blow nose',
+    'hit other person with something', 'wield knife towards other person',
+    'knock over other person (hit with body)', "grab other person's stuff", 'shoot at other person with a gun',
+    'step on foot', 'high-five', 'cheers and drink', 'carry something with other person',
+    'take a photo of other person', 'follow other person', "whisper in other person's ear",
+    'exchange things with other person', "support somebody with one's hand (someone is sick, help him to walk)",
+    'finger-guessing game (playing rock-paper-scissors)',
+)
+NTU60_CLASSES = 60
 
 
 def parse_ntu_skeleton(text: str, where: str | Path) -> tuple[int, list[tuple[int, str, int]], np.ndarray]:
@@ -207,7 +239,10 @@ def read_ntu(path: str | Path, *, strict: bool = False, layout: str | None = Non
                                   lambda f: read_ntu_file(f, max_bodies=max_bodies, coords=coords),
                                   strict=strict, progress=progress, desc="NTU")
     skipped += unreadable
-    return SkeletonDataset("ntu", "ntu25", clips, list(NTU_CLASS_NAMES), ntu_splits(clips), skipped)
+    # NTU-60 (every action <= A60) gets a 60-way label space, NTU-120 the full one: a head sized for 120
+    # classes on NTU-60 would carry 60 never-seen outputs into top-5 and the confusion matrix
+    n_classes = NTU60_CLASSES if all(c.meta.label < NTU60_CLASSES for c in clips) else len(NTU_CLASS_NAMES)
+    return SkeletonDataset("ntu", "ntu25", clips, list(NTU_CLASS_NAMES[:n_classes]), ntu_splits(clips), skipped)
 
 
 def _detect(path: Path) -> bool:
