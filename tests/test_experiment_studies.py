@@ -87,3 +87,27 @@ def test_budget_inputs_refuse_unknown_options():
     budget.inputs = OmegaConf.create({"nw_ucla": {"allign": True}})
     with pytest.raises(ConfigError, match="allign"):
         ExperimentContext("small", budget, progress=False).input_options("nw_ucla")
+
+
+def test_budget_input_streams_size_the_supervised_encoder(tmp_path):
+    """``inputs.<dataset>.streams`` (e.g. joint + motion) reaches both the pretraining data config and the
+    supervised baseline, whose encoder is then built for the concatenated channels."""
+    from omegaconf import OmegaConf
+
+    from microgesture.evaluation.experiments.common import ExperimentContext, load_budget, supervised_baseline
+
+    budget = load_budget("small")
+    budget.inputs = OmegaConf.create({"synthetic": {"streams": ["joint", "motion"]}})
+    budget.datasets = OmegaConf.create({"synthetic": {"clips_per_class": 4}})
+    budget.supervised.steps = 2
+    ctx = ExperimentContext("small", budget, progress=False)
+    ctx.budget.pretrain_steps = None
+    over = ctx.pretrain_overrides(model={"name": "stgcn"}, augment="none", objective="moco", seed=0,
+                                  dataset="synthetic")
+    assert over["data"]["streams"] == ["joint", "motion"]
+    res = supervised_baseline(ctx, {"name": "stgcn", "channels": [8], "strides": [1]}, "synthetic", seed=0)
+    assert 0.0 <= res["top1"] <= 1.0 and res["num_train"] > 0
+    from microgesture.evaluation.data import InputSpec
+
+    spec = InputSpec(layout="imigue22", num_frames=int(budget.num_frames), **ctx.input_options("synthetic"))
+    assert ctx.prepared("synthetic", spec).train.x.shape[-1] == 4  # 2-D joints + their motion

@@ -149,13 +149,14 @@ class ExperimentContext:
                               device=self.device, progress=False)
 
     def input_options(self, dataset: str) -> dict[str, Any]:
-        """The budget's ``inputs.<dataset>`` (``prepare_clip`` options such as ``align``) for one dataset.
+        """The budget's ``inputs.<dataset>`` (``prepare_clip`` options such as ``align`` or ``streams``) for one
+        dataset.
 
         Why per dataset: the right preprocessing is a property of the data and its protocol, not of the
         method -- NW-UCLA's cross-view split needs 3-D view alignment, 2-D MG data cannot have it.
         """
         opts = dict(plain(self.budget.get("inputs", {}).get(dataset) or {}))
-        allowed = {"align", "center", "scale", "sampling"}
+        allowed = {"align", "center", "scale", "sampling", "streams"}
         unknown = sorted(set(opts) - allowed)
         if unknown:
             raise ConfigError(f"budget inputs.{dataset}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
@@ -278,8 +279,9 @@ def supervised_baseline(ctx: ExperimentContext, model_spec: dict[str, Any], data
         return create_model(name, layout=ds.layout, in_channels=c, num_frames=spec.num_frames, **cfg)
 
     cfg = ctx.protocol_config(seed, n_train=int(prep.train.y.size))
+    coords = c if list(spec.streams) == ["joint"] else None  # derived streams: not coordinates to augment
     res = run_protocol("supervised", None, prep.train, prep.test, prep.num_classes, cfg,
-                       layout=ds.layout, coords=c, fresh_encoder=fresh)
+                       layout=ds.layout, coords=coords, fresh_encoder=fresh)
     m = res.metrics
     return {"protocol": "supervised", "split": prep.split_name, "top1": m.top1, "top5": m.top5,
             "mean_class_accuracy": m.mean_class_accuracy, "macro_f1": m.macro_f1,
