@@ -33,7 +33,8 @@ def test_fixture_dataset(tmp_path: Path) -> None:
     assert detect_kind(tmp_path) == "nw_ucla"
     ds = open_dataset(tmp_path, progress=False)
     assert ds.layout == "kinect_v1" and len(ds) == 3 and ds.class_names == list(NW_UCLA_CLASS_NAMES)
-    assert ds.splits == {"train": ["a01_s01_e00_v01", "a08_s03_e02_v02"], "test": ["a12_s02_e01_v03"]}
+    assert ds.splits == {"train": ["a01_s01_e00_v01", "a08_s03_e02_v02"], "test": ["a12_s02_e01_v03"],
+                         "view1": ["a01_s01_e00_v01"], "view2": ["a08_s03_e02_v02"], "view3": ["a12_s02_e01_v03"]}
     by_id = {c.meta.clip_id: c for c in ds.clips}
     c = by_id["a12_s02_e01_v03"]
     assert c.meta.label == 9 and c.meta.subject == "2" and c.meta.extra["view"] == 3
@@ -79,6 +80,8 @@ def test_golden(nw_ucla_dir: Path) -> None:
     assert len(ds) == 1484 and not ds.skipped
     assert Counter(c.meta.extra["view"] for c in ds.clips) == {1: 516, 2: 504, 3: 464}
     assert len(ds.splits["train"]) == 1020 and len(ds.splits["test"]) == 464
+    assert [len(ds.splits[f"view{v}"]) for v in (1, 2, 3)] == [516, 504, 464]  # SOURCE.md's per-view counts
+    assert sorted(ds.splits["view1"] + ds.splits["view2"]) == sorted(ds.splits["train"])
     counts = Counter(c.meta.label for c in ds.clips)
     assert [counts[k] for k in range(10)] == [150, 152, 141, 173, 148, 149, 142, 142, 145, 142]
     assert len({c.meta.subject for c in ds.clips}) == 10

@@ -91,7 +91,8 @@ def read_nw_ucla_file(path: str | Path) -> Clip:
 
 def read_nw_ucla(path: str | Path, *, strict: bool = False, layout: str | None = None,
                  progress: bool = True, **_: Any) -> SkeletonDataset:
-    """Every ``*.json`` clip under ``path`` (searched recursively) with the cross-view split."""
+    """Every ``*.json`` clip under ``path`` (searched recursively) with the cross-view split (``train``/``test``)
+    and one split per view (``view1``..``view3``)."""
     if layout not in (None, "kinect_v1"):
         raise DataError(path, f"NW-UCLA is in layout kinect_v1, not {layout!r} (convert afterwards)")
     root = Path(path)
@@ -107,6 +108,10 @@ def read_nw_ucla(path: str | Path, *, strict: bool = False, layout: str | None =
         "train": [c.meta.clip_id for c in clips if c.meta.extra["view"] in TRAIN_VIEWS],
         "test": [c.meta.clip_id for c in clips if c.meta.extra["view"] in TEST_VIEWS],
     }
+    # one split per camera, so choices can be validated across training views (``--split view1,view2``: probe
+    # trained on view 1, scored on view 2) without ever looking at the test view
+    for v in sorted({c.meta.extra["view"] for c in clips}):
+        splits[f"view{v}"] = [c.meta.clip_id for c in clips if c.meta.extra["view"] == v]
     return SkeletonDataset("nw_ucla", "kinect_v1", clips, list(NW_UCLA_CLASS_NAMES), splits, skipped)
 
 
