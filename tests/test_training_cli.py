@@ -58,7 +58,8 @@ def test_pretrain_cli_writes_checkpoint_metrics_and_tensorboard(tmp_path, capsys
 def test_single_stream_moco_baseline_cli(tmp_path, capsys):
     doc = _run_cli(["pretrain", "--config", "pretrain_moco", "--data", "synthetic", "--out", str(tmp_path / "m"),
                     "--max-epochs", "1", "--json", "data.synthetic.clips_per_class=4", "data.num_frames=16",
-                    "data.batch_size=8", "moco.queue_size=32", "model.channels=[8,16]", "trainer.progress_bar=false"],
+                    "data.batch_size=8", "moco.queue_size=32", "model.channels=[8,16]", "trainer.progress_bar=false",
+                    "trainer.log_every_n_steps=1"],
                    capsys)
     assert doc["metrics"]["train/acc_instance"] >= 0
     encoder, _ = load_encoder(doc["checkpoint"])
