@@ -94,6 +94,7 @@ def test_budget_input_streams_size_the_supervised_encoder(tmp_path):
     supervised baseline, whose encoder is then built for the concatenated channels."""
     from omegaconf import OmegaConf
 
+    from microgesture.evaluation.data import InputSpec
     from microgesture.evaluation.experiments.common import ExperimentContext, load_budget, supervised_baseline
 
     budget = load_budget("small")
@@ -107,7 +108,5 @@ def test_budget_input_streams_size_the_supervised_encoder(tmp_path):
     assert over["data"]["streams"] == ["joint", "motion"]
     res = supervised_baseline(ctx, {"name": "stgcn", "channels": [8], "strides": [1]}, "synthetic", seed=0)
     assert 0.0 <= res["top1"] <= 1.0 and res["num_train"] > 0
-    from microgesture.evaluation.data import InputSpec
-
     spec = InputSpec(layout="imigue22", num_frames=int(budget.num_frames), **ctx.input_options("synthetic"))
     assert ctx.prepared("synthetic", spec).train.x.shape[-1] == 4  # 2-D joints + their motion
