@@ -79,6 +79,11 @@ class InputSpec:
     def channels(self, num_coords: int) -> int:
         return stream_channels(self.streams, num_coords, self.with_scores)
 
+    def augmentable_coords(self, num_coords: int) -> int | None:
+        """How many leading input channels batch augmentation may treat as coordinates: all of them for the
+        plain joint stream, none once derived streams (motion, bones) are concatenated after preparation."""
+        return int(num_coords) if list(self.streams) == ["joint"] else None
+
     def prepare_one(self, clip: Clip, *, train: bool = False, seed: int | None = None) -> np.ndarray:
         if clip.meta.layout and clip.meta.layout != self.layout:
             from ..data.convert import convert_clip

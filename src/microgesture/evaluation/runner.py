@@ -119,9 +119,8 @@ def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
         return create_model(req.model, layout=spec.layout, in_channels=int(train.x.shape[-1]),
                             num_frames=spec.num_frames, num_persons=spec.max_persons)
 
-    coords = int(dataset.clips[0].num_coords) if len(spec.streams) == 1 and spec.streams[0] == "joint" else None
     result = run_protocol(req.protocol, encoder, train, test, num_classes, cfg, layout=spec.layout,
-                          coords=coords, fresh_encoder=fresh)
+                          coords=spec.augmentable_coords(dataset.clips[0].num_coords), fresh_encoder=fresh)
     extra = {
         "dataset": dataset.name, "data": str(req.data), "kind": req.kind, "checkpoint":
             None if req.checkpoint is None else str(req.checkpoint),

@@ -279,9 +279,8 @@ def supervised_baseline(ctx: ExperimentContext, model_spec: dict[str, Any], data
         return create_model(name, layout=ds.layout, in_channels=c, num_frames=spec.num_frames, **cfg)
 
     cfg = ctx.protocol_config(seed, n_train=int(prep.train.y.size))
-    coords = c if list(spec.streams) == ["joint"] else None  # derived streams: not coordinates to augment
-    res = run_protocol("supervised", None, prep.train, prep.test, prep.num_classes, cfg,
-                       layout=ds.layout, coords=coords, fresh_encoder=fresh)
+    res = run_protocol("supervised", None, prep.train, prep.test, prep.num_classes, cfg, layout=ds.layout,
+                       coords=spec.augmentable_coords(ds.clips[0].num_coords), fresh_encoder=fresh)
     m = res.metrics
     return {"protocol": "supervised", "split": prep.split_name, "top1": m.top1, "top5": m.top5,
             "mean_class_accuracy": m.mean_class_accuracy, "macro_f1": m.macro_f1,
