@@ -25,13 +25,13 @@ TINY = {
 
 def test_main_comparison_table_has_ours_and_published_rows(tmp_path):
     res = run_experiment("main", out=tmp_path, seeds=1, datasets=["synthetic"], progress=False, overrides=TINY)
-    assert res["cells_run"] == 3
+    assert res["cells_run"] == 4
     md = (tmp_path / "results.md").read_text()
-    for text in ("Dual-stream STB", "Single-stream ST-GCN MoCo", "Supervised ST-GCN", "U-S-VAE", "32.43",
+    for text in ("Dual-stream STB", "Single-stream ST-GCN MoCo", "Single-stream GRU MoCo", "Supervised ST-GCN", "U-S-VAE", "32.43",
                  "P&C", "84.90", "different data"):
         assert text in md, text
     cells = pd.read_csv(tmp_path / "cells.csv")
-    assert set(cells["condition"]) == {"stb", "skeletonclr", "supervised"}
+    assert set(cells["condition"]) == {"stb", "skeletonclr", "temporal_moco", "supervised"}
     assert cells["top1"].between(0, 1).all() and cells["num_test"].gt(0).all()
     assert (tmp_path / "main_top1.png").is_file()
 

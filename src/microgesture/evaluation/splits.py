@@ -226,19 +226,26 @@ def _from_reader(dataset: SkeletonDataset, ids: list[str], name: str, tr: str, t
 
 
 # -- seeded, class-stratified sampling -----------------------------------------------------------------------
+def _per_class_sample(labels: np.ndarray, seed: int, count) -> np.ndarray:
+    """Sorted indices of ``count(class size)`` samples drawn without replacement from each class, in class order
+    with one seeded generator (so the same seed gives the same subset)."""
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        n = count(idx.size)
+        if n > 0:
+            keep.append(rng.choice(idx, size=n, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
 def stratified_fraction(labels: np.ndarray, fraction: float, seed: int, *, min_per_class: int = 1) -> np.ndarray:
     """Sorted indices of a class-stratified ``fraction`` of ``labels`` with at least ``min_per_class`` per class
     (semi-supervised 1 % / 10 % protocols). Same seed → same subset."""
     if not 0 < fraction <= 1:
         raise ConfigError(f"label fraction must be in (0, 1], got {fraction}")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    keep: list[np.ndarray] = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        n = min(idx.size, max(min_per_class, int(round(fraction * idx.size))))
-        keep.append(rng.choice(idx, size=n, replace=False))
-    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+    return _per_class_sample(np.asarray(labels), seed,
+                             lambda size: min(size, max(min_per_class, int(round(fraction * size)))))
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -247,12 +254,5 @@ def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[
     if not 0 < fraction < 1:
         raise ConfigError(f"validation fraction must be in (0, 1), got {fraction}")
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    val: list[np.ndarray] = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        n = min(idx.size - 1, int(round(fraction * idx.size)))
-        if n > 0:
-            val.append(rng.choice(idx, size=n, replace=False))
-    v = np.sort(np.concatenate(val)) if val else np.zeros(0, dtype=np.int64)
+    v = _per_class_sample(labels, seed, lambda size: min(size - 1, int(round(fraction * size))))
     return np.setdiff1d(np.arange(labels.size), v), v
