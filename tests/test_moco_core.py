@@ -14,6 +14,7 @@ from microgesture.models.moco import (
     build_moco,
     info_nce,
     momentum_update,
+    split_bn_forward,
 )
 
 SHAPE = (1, 6, 5, 3)  # M, T, V, C
@@ -149,3 +150,52 @@ def test_both_objectives_reject_bad_momentum_and_temperature(kwargs, match):
         MoCo(FlatEncoder(90), queue_size=16, **kwargs)
     with pytest.raises(ConfigError, match=match):
         CrossStreamMoCo(ToyDualStream(6, 5, 3), dim=8, queue_size=16, **kwargs)
+
+
+class _BNDict(torch.nn.Module):
+    """Per-clip BatchNorm'd features plus a batch-level scalar, like the STB gate's balance penalty."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(90, 4)
+        self.bn = torch.nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        z = self.bn(self.lin(x.flatten(1)))
+        return {"fused": z, "aux_loss": z.pow(2).mean()}
+
+
+def test_split_bn_forward_takes_bn_statistics_per_sub_batch_and_keeps_clip_order():
+    torch.manual_seed(0)
+    x = torch.randn(8, *SHAPE)
+    plain = FlatEncoder(90)  # no BatchNorm: splitting and shuffling must change nothing
+    torch.testing.assert_close(split_bn_forward(plain, x, 4, shuffle=True), plain(x))
+    enc = _BNDict()
+    whole = enc(x)["fused"]
+    ordered = split_bn_forward(enc, x, 2, shuffle=False)
+    halves = [enc(x[:4]), enc(x[4:])]
+    torch.testing.assert_close(ordered["fused"], torch.cat([h["fused"] for h in halves]))
+    torch.testing.assert_close(ordered["aux_loss"], (halves[0]["aux_loss"] + halves[1]["aux_loss"]) / 2)
+    assert not torch.allclose(ordered["fused"], whole)  # the statistics really are per sub-batch
+    torch.manual_seed(3)
+    perm = torch.randperm(8)
+    torch.manual_seed(3)
+    shuffled = split_bn_forward(enc, x, 2, shuffle=True)["fused"]
+    groups = [perm[:4], perm[4:]]
+    for idx in groups:  # clip i comes back at row i, normalised with the statistics of its random sub-batch
+        torch.testing.assert_close(shuffled[idx], enc(x[idx])["fused"])
+    enc.eval()  # evaluation uses running statistics: a plain call
+    torch.testing.assert_close(split_bn_forward(enc, x, 2, shuffle=True)["fused"], enc(x)["fused"])
+
+
+@pytest.mark.parametrize("objective", ["moco", "cross_stream"])
+def test_bn_splits_option_trains_and_checks_its_batch(objective):
+    torch.manual_seed(0)
+    encoder = FlatEncoder(90) if objective == "moco" else ToyDualStream(6, 5, 3)
+    model = build_moco(encoder, objective, dim=8, queue_size=16, bn_splits=2)
+    out = model(torch.randn(8, *SHAPE), torch.randn(8, *SHAPE))
+    assert torch.isfinite(out.loss)
+    with pytest.raises(ConfigError, match="at least 4 clips"):
+        model(torch.randn(2, *SHAPE), torch.randn(2, *SHAPE))
+    with pytest.raises(ConfigError, match="bn_splits must be >= 1"):
+        build_moco(FlatEncoder(90), "moco", bn_splits=0)

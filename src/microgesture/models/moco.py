@@ -34,6 +34,7 @@ __all__ = [
     "momentum_update",
     "gather_from_all_ranks",
     "stream_dims",
+    "split_bn_forward",
 ]
 
 
@@ -278,6 +279,41 @@ def _check_momentum_temperature(momentum: float, temperature: float) -> tuple[fl
     return float(momentum), float(temperature)
 
 
+def _check_bn_splits(bn_splits: int) -> int:
+    if int(bn_splits) < 1:
+        raise ConfigError(f"bn_splits must be >= 1, got {bn_splits}")
+    return int(bn_splits)
+
+
+def split_bn_forward(encoder: nn.Module, x: torch.Tensor, splits: int, shuffle: bool):
+    """``encoder(x)`` with BatchNorm statistics taken over ``splits`` sub-batches (MoCo's shuffle-BN, single
+    process): why — with one BN batch, a query and its positive key are normalised with statistics of the same
+    clips, a signature the queue's older keys lack, and InfoNCE can be lowered by reading it instead of learning
+    the clip (MoCo, He et al. 2020, sec. 3.3). Keys are shuffled before the split and put back afterwards, so a
+    key's sub-batch differs from its query's. Outputs (a tensor or a dict of per-clip tensors) are concatenated;
+    scalars (an auxiliary loss) are averaged over the sub-batches. ``splits`` 1, or eval mode, is a plain call."""
+    if splits <= 1 or not encoder.training:
+        return encoder(x)
+    n = x.shape[0]
+    if n < 2 * splits:
+        raise ConfigError(f"bn_splits={splits} needs at least {2 * splits} clips per batch (BatchNorm needs two "
+                          f"per sub-batch), got {n}")
+    perm = torch.randperm(n, device=x.device) if shuffle else None
+    parts = [encoder(c) for c in (x[perm] if perm is not None else x).chunk(splits)]
+
+    def merge(values: list[torch.Tensor]) -> torch.Tensor:
+        if values[0].dim() == 0:
+            return torch.stack(values).mean()
+        out = torch.cat(values)
+        if perm is not None:
+            out = out[torch.argsort(perm)]
+        return out
+
+    if isinstance(parts[0], dict):
+        return {key: merge([p[key] for p in parts]) for key in parts[0]}
+    return merge(parts)
+
+
 class MoCo(_MoCoBase):
     """Single-stream MoCo v2 (the SkeletonCLR baseline): query encoder vs its momentum key encoder.
 
@@ -289,9 +325,10 @@ class MoCo(_MoCoBase):
     """
 
     def __init__(self, encoder: nn.Module, dim: int = 128, queue_size: int = 32768, momentum: float = 0.999,
-                 temperature: float = 0.07, mlp: bool = True):
+                 temperature: float = 0.07, mlp: bool = True, bn_splits: int = 1):
         super().__init__()
         self.momentum, self.temperature = _check_momentum_temperature(momentum, temperature)
+        self.bn_splits = _check_bn_splits(bn_splits)
         self.encoder_q = encoder
         declared = getattr(encoder, "stream_dims", None)  # a dual-stream model contrasts its fused embedding
         in_dim = int(declared["fused"]) if isinstance(declared, dict) and "fused" in declared else encoder.out_dim
@@ -303,15 +340,15 @@ class MoCo(_MoCoBase):
     def _momentum_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
         return [(self.encoder_k, self.encoder_q), (self.head_k, self.head_q)]
 
-    def _embed(self, encoder: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out = encoder(x)
+    def _embed(self, encoder: nn.Module, x: torch.Tensor, shuffle: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = split_bn_forward(encoder, x, self.bn_splits, shuffle)
         return (out["fused"], out.get("aux_loss")) if isinstance(out, dict) else (out, None)
 
     def forward(self, view_q: torch.Tensor, view_k: torch.Tensor) -> ContrastiveOutput:
-        z, aux = self._embed(self.encoder_q, view_q)
+        z, aux = self._embed(self.encoder_q, view_q, shuffle=False)
         q = F.normalize(self.head_q(z), dim=1)
         with torch.no_grad():
-            k = F.normalize(self.head_k(self._embed(self.encoder_k, view_k)[0]), dim=1)
+            k = F.normalize(self.head_k(self._embed(self.encoder_k, view_k, shuffle=True)[0]), dim=1)
         loss, logits = info_nce(q, k, self.queue.queue.clone().detach(), self.temperature)
         self.queue.enqueue(k)
         acc = (logits.argmax(dim=1) == 0).float().mean()
@@ -341,9 +378,11 @@ class CrossStreamMoCo(_MoCoBase):
 
     def __init__(self, model: nn.Module, dim: int = 128, queue_size: int = 16384, momentum: float = 0.999,
                  temperature: float = 0.07, mlp: bool = True, balance: str = "sum", lam: float = 0.5,
-                 lam_end: float | None = None, fused_weight: float = 1.0, intra_weight: float = 0.0):
+                 lam_end: float | None = None, fused_weight: float = 1.0, intra_weight: float = 0.0,
+                 bn_splits: int = 1):
         super().__init__()
         self.momentum, self.temperature = _check_momentum_temperature(momentum, temperature)
+        self.bn_splits = _check_bn_splits(bn_splits)
         dims = stream_dims(model)
         self.encoder_q = model
         self.heads_q = nn.ModuleDict({s: ProjectionHead(dims[s], dim, mlp=mlp) for s in ("spatial", "temporal")})
@@ -363,10 +402,10 @@ class CrossStreamMoCo(_MoCoBase):
         return {s: F.normalize(heads[s](out[s]), dim=1) for s in heads}
 
     def forward(self, view_q: torch.Tensor, view_k: torch.Tensor) -> ContrastiveOutput:
-        out_q = self.encoder_q(view_q)
+        out_q = split_bn_forward(self.encoder_q, view_q, self.bn_splits, shuffle=False)
         q = self._project(out_q, self.heads_q)
         with torch.no_grad():
-            k = self._project(self.encoder_k(view_k), self.heads_k)
+            k = self._project(split_bn_forward(self.encoder_k, view_k, self.bn_splits, shuffle=True), self.heads_k)
         negatives = {s: self.queues_k[s].queue.clone().detach() for s in self.queues_k}
         l_ts, logits_ts = info_nce(q["temporal"], k["spatial"], negatives["spatial"], self.temperature)
         l_st, logits_st = info_nce(q["spatial"], k["temporal"], negatives["temporal"], self.temperature)

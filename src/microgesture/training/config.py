@@ -98,6 +98,7 @@ _PRETRAIN = {
         "lam_end": None,
         "fused_weight": 1.0,
         "intra_weight": 0.0,
+        "bn_splits": 1,  # > 1: shuffle-BN over that many sub-batches (MoCo sec. 3.3); 1 = one BN batch
     },
     "knn": {"enabled": False, "k": 20, "temperature": 0.1, "every_n_epochs": 5, "split": None},
 }

@@ -33,7 +33,7 @@ class PretrainModule(SkeletonModule):
         encoder = build_from_config(self.cfg.model)
         m = self.cfg.moco
         kwargs: dict[str, Any] = dict(dim=m.dim, queue_size=m.queue_size, momentum=m.momentum,
-                                      temperature=m.temperature, mlp=m.mlp)
+                                      temperature=m.temperature, mlp=m.mlp, bn_splits=m.bn_splits)
         if m.objective == "cross_stream":
             kwargs.update(balance=m.balance, lam=m.lam, lam_end=m.lam_end, fused_weight=m.fused_weight,
                           intra_weight=m.intra_weight)
