@@ -166,9 +166,21 @@ def test_linear_probe_standardize_handles_offset_features():
     xtr, ytr = _separable(seed=7, spread=0.05)
     xte, yte = _separable(n_per_class=10, seed=7, spread=0.05)
     offset = np.full(xtr.shape[1], 50.0, np.float32)
-    cfg = LinearProbeConfig(epochs=20, batch_size=32)
+    cfg = LinearProbeConfig(epochs=20, batch_size=32, feature_norm="standardize")
     probe = fit_linear_probe(xtr * 0.01 + offset, ytr, 4, cfg)
     assert classification_metrics(yte, probe.scores(xte * 0.01 + offset)).top1 == 1.0
+
+
+def test_linear_probe_default_input_is_unit_length_so_feature_scale_does_not_matter():
+    """The default (l2) probe sees every feature vector at unit length: scaling the features by 1000 (an
+    encoder with large activations) gives the same predictions, at the same lr."""
+    xtr, ytr = _separable(seed=3, spread=0.3)
+    xte, yte = _separable(n_per_class=10, seed=3, spread=0.3)
+    assert LinearProbeConfig().feature_norm == "l2"
+    cfg = LinearProbeConfig(epochs=20, batch_size=32)
+    small, large = fit_linear_probe(xtr, ytr, 4, cfg), fit_linear_probe(xtr * 1000, ytr, 4, cfg)
+    np.testing.assert_allclose(small.scores(xte), large.scores(xte * 1000), rtol=1e-4, atol=1e-5)
+    assert classification_metrics(yte, small.scores(xte)).top1 >= 0.9
 
 
 def test_default_splits_delegate_to_reader_train_test():

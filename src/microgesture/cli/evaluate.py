@@ -27,9 +27,9 @@ def evaluate(
     epochs: int = typer.Option(None, "--epochs", help="Epochs (default: 100 linear, 80 fine-tune)."),
     batch_size: int = typer.Option(None, "--batch-size", help="Batch size (lr scales linearly with it)."),
     lr: float = typer.Option(None, "--lr", help="Learning rate at batch 128 (default 3.0 linear, 0.1 fine-tune)."),
-    feature_norm: str = typer.Option("standardize", "--feature-norm",
-                                     help="Linear probe input: standardize (BN without affine, MAMP) | none "
-                                          "(SkeletonCLR literal) | l2."),
+    feature_norm: str = typer.Option("l2", "--feature-norm",
+                                     help="Linear probe input: l2 (unit length, chosen on validation) | "
+                                          "standardize (BN without affine, MAMP) | none (SkeletonCLR literal)."),
     k: int = typer.Option(20, "--k", help="kNN neighbours."),
     temperature: float = typer.Option(0.1, "--temperature", help="kNN temperature."),
     augment: str = typer.Option(None, "--augment", help="Fine-tune augmentation preset (default none)."),
