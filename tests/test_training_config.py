@@ -47,6 +47,11 @@ def test_value_checks():
         load_config("supervised", config="pretrain_stb_demo")
     with pytest.raises(ConfigError, match="neither a file nor a packaged config"):
         load_config(config="no_such_config")
+    with pytest.raises(ConfigError, match="needs data.batch_size >= 16"):  # shuffle-BN: 2 clips per sub-batch
+        load_config(config="pretrain_stb_nw_ucla_cpu", overrides=["moco.bn_splits=8", "data.batch_size=8",
+                                                                   "moco.queue_size=64"])
+    with pytest.raises(ConfigError, match="bn_splits must be >= 1"):
+        load_config(config="pretrain_stb_demo", overrides=["moco.bn_splits=0"])
 
 
 def test_extends_loop_is_detected(tmp_path):

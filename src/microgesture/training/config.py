@@ -233,6 +233,10 @@ def validate(cfg: DictConfig) -> None:
                  "(data.batch_size x trainer.devices x trainer.num_nodes)")
         _require(0.0 <= float(m.momentum) < 1.0, "moco.momentum must lie in [0, 1)")
         _require(float(m.temperature) > 0, "moco.temperature must be > 0")
+        _require(isinstance(m.bn_splits, int) and m.bn_splits >= 1, f"moco.bn_splits must be >= 1, got {m.bn_splits}")
+        _require(d.batch_size >= 2 * int(m.bn_splits),
+                 f"moco.bn_splits {m.bn_splits} needs data.batch_size >= {2 * int(m.bn_splits)} (two clips per "
+                 f"BatchNorm sub-batch), got {d.batch_size}")
 
 
 def to_plain(cfg: DictConfig | dict) -> dict[str, Any]:
