@@ -166,7 +166,8 @@ def fit_linear_probe(train_features: np.ndarray, train_labels: np.ndarray, num_c
             total += idx.numel()
         if not np.isfinite(loss_sum):
             raise ConfigError(f"linear probe diverged at epoch {epoch + 1} (loss is not finite); lower the lr "
-                              f"(effective {cfg.effective_lr:g}) or use feature_norm='l2'")
+                              f"(effective {cfg.effective_lr:g}) or normalise the features (feature_norm 'l2' "
+                              "or 'standardize')")
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": loss_sum / total,
                "train_top1": correct / total}
         sched.step()
