@@ -110,3 +110,16 @@ def test_budget_input_streams_size_the_supervised_encoder(tmp_path):
     assert 0.0 <= res["top1"] <= 1.0 and res["num_train"] > 0
     spec = InputSpec(layout="imigue22", num_frames=int(budget.num_frames), **ctx.input_options("synthetic"))
     assert ctx.prepared("synthetic", spec).train.x.shape[-1] == 4  # 2-D joints + their motion
+
+
+def test_fusion_study_reports_the_gate_share_of_each_stb_variant(tmp_path, monkeypatch):
+    from microgesture.evaluation.experiments import fusion
+
+    monkeypatch.setattr(fusion, "CONDITIONS", {k: fusion.CONDITIONS[k] for k in ("concat", "stb_weight")})
+    run_experiment("fusion", out=tmp_path, seeds=1, datasets=["synthetic"], progress=False, overrides=TINY)
+    cells = pd.read_csv(tmp_path / "cells.csv").set_index("condition")
+    share = cells.loc["stb_weight", "alpha_spatial"]
+    assert 0.0 < share < 1.0  # a real gate output, measured on the test clips
+    assert pd.isna(cells.loc["concat", "alpha_spatial"])  # concatenation has no gate
+    md = (tmp_path / "results.md").read_text()
+    assert "Learned share of the spatial stream" in md and f"{share:.3f}" in md

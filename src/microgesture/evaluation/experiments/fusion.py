@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
+from ...data.transforms import fill_missing
+from ..data import InputSpec
+from ..features import frozen
 from .common import DATASET_LABELS, ExperimentContext, pretrain_encoder, probe_encoder
 from .grid import Cell, bars_from_summary, cell_value, markdown_table, pivot_markdown, summarize, write_tables
 
@@ -47,10 +52,22 @@ def build_cells(ctx: ExperimentContext, seeds: list[int], datasets: list[str]) -
 def run_cell(ctx: ExperimentContext, cell: Cell, directory: Path) -> dict[str, Any]:
     encoder, meta = pretrain_encoder(ctx, cell.dataset, cell.params["pretrain"], directory / "pretrain")
     out = probe_encoder(ctx, encoder, meta, cell.dataset, cell.seed)
-    alpha = getattr(encoder, "last_alpha", None)  # STB stream weights of the last batch seen, if any
-    if alpha is not None and alpha.ndim == 2 and alpha.shape[1] >= 2:
-        out["alpha_spatial"] = float(alpha[:, 0].mean())
+    share = spatial_share(ctx, encoder, meta, cell.dataset)
+    if share is not None:
+        out["alpha_spatial"] = share
     return out
+
+
+def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str) -> float | None:
+    """Mean STB stream weight of the spatial stream over the test clips, or None for an encoder without a
+    learned gate. Why a separate pass: evaluation reads the backbone features, which never run the gate."""
+    if getattr(encoder, "fusion_name", None) not in ("stb_weight", "stb_graph"):
+        return None
+    x = ctx.prepared(dataset, InputSpec.for_encoder(encoder, meta)).test.x
+    clips = fill_missing(torch.as_tensor(np.asarray(x), dtype=torch.float32)).to(ctx.device)
+    with frozen(encoder), torch.inference_mode():
+        alpha = encoder.to(ctx.device)(clips).get("alpha")
+    return None if alpha is None else float(alpha[:, 0].mean())
 
 
 def report(ctx: ExperimentContext, rows: list[dict[str, Any]], out: Path, datasets: list[str]) -> str:
@@ -71,7 +88,7 @@ def report(ctx: ExperimentContext, rows: list[dict[str, Any]], out: Path, datase
     md.append(markdown_table(header, body))
     weighted = [c for c in conds if not np.isnan(cell_value(summary, c, datasets[0], "alpha_spatial_mean"))]
     if weighted:
-        md.append("\nLearned share of the spatial stream, α_s (mean over the last evaluation batch; the temporal "
+        md.append("\nLearned share of the spatial stream, α_s (mean over the test clips; the temporal "
                   "stream gets 1 − α_s):\n")
         rows_a = [[c, *(f"{cell_value(summary, c, d, 'alpha_spatial_mean'):.3f}" for d in datasets)]
                   for c in weighted]
