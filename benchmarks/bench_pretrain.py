@@ -205,6 +205,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=20)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (the loader prepares on the CPU, delivers there)")
+    ap.add_argument("--bn-splits", type=int, default=4,
+                    help="also time the STB step with shuffle-BN over this many sub-batches (1: skip)")
     args = ap.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -241,6 +243,13 @@ def main() -> None:
     if device.type == "cpu":
         nchw = Step(create_model(**{**dict(stb_cfg.model), **geom}), "cross_stream", stb_kw, aug)
         report("  the same, contiguous NCHW activations", nchw, x, peak, args)
+    split_rate = None
+    if args.bn_splits > 1:  # moco.bn_splits: the encoders run on sub-batches in turn (the NW-UCLA recipes)
+        split_step = Step(create_model(**{**dict(stb_cfg.model), **geom}).to(device), "cross_stream",
+                          {**stb_kw, "bn_splits": args.bn_splits}, aug)
+        if device.type == "cpu":
+            set_channels_last(split_step.moco)
+        split_rate = report(f"  the same, shuffle-BN over {args.bn_splits} sub-batches", split_step, x, peak, args)
 
     moco_cfg = load_config(config="pretrain_moco")
     base_model = create_model(moco_cfg.model.name, **geom).to(device)
@@ -266,6 +275,8 @@ def main() -> None:
     print(f"loader only, per-clip prepare_clip, 0 workers: {per_clip:8.1f} clips/s", flush=True)
     print("--- ratios (same process) ---")
     print(f"STB ours / ISC-like (stepped GRU, as ISC):   {ours / isc_rate:6.1f}x  (target >= 10x)")
+    if split_rate:
+        print(f"STB shuffle-BN ({args.bn_splits} splits) / one BN batch:     {split_rate / ours:6.2f}x")
     if isc_fast:
         print(f"STB ours / ISC-like (one GRU call):          {ours / isc_fast:6.1f}x")
     if device.type == "cpu" and (args.frames, args.persons) == (64, 2):
