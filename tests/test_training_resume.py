@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -38,3 +39,19 @@ def test_resume_continues_exactly(tmp_path):
     sb = torch.load(part / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     for k in sa:
         torch.testing.assert_close(sb[k], sa[k], rtol=1e-5, atol=1e-6, msg=k)
+
+
+def test_resume_with_a_longer_run_stretches_the_cosine_schedule_and_says_so(tmp_path, caplog):
+    run = tmp_path / "run"
+    args = ["--config", "pretrain_stb_demo", "--quiet", *TINY_PRETRAIN, "--out", str(run)]
+    _run(["pretrain", *args, "--max-epochs", "2"])
+    logger = logging.getLogger("microgesture.training.base")
+    logger.addHandler(caplog.handler)  # the CLI's log setup does not propagate to the root logger
+    try:
+        _run(["pretrain", "--out", str(run), "--resume", "--max-epochs", "4", "--quiet"])
+    finally:
+        logger.removeHandler(caplog.handler)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "schedule horizon (2 -> 4 epochs)" in text and "optim.total_epochs" in text
+    lrs = pd.read_csv(run / "csv" / "metrics.csv").dropna(subset=["lr-SGD/pg1"])["lr-SGD/pg1"].tolist()
+    assert lrs[2] == pytest.approx(lrs[1])  # epoch 3 of 4 starts at the stretched curve's 0.5, not at 0

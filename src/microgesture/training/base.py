@@ -8,6 +8,7 @@ from a checkpoint continues exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -19,6 +20,8 @@ from torch import nn
 
 from ..data.transforms import fill_missing, make_streams
 from .checkpoint import FORMAT, FORMAT_VERSION, META_KEY, package_versions
+
+log = logging.getLogger(__name__)
 
 
 class EpochSchedule:
@@ -115,10 +118,17 @@ class SkeletonModule(L.LightningModule):
             sched = conf.scheduler
             fns = getattr(sched, "lr_lambdas", [])
             if any(isinstance(f, EpochSchedule) and f.total_epochs != horizon for f in fns):
+                before = [f.total_epochs for f in fns]
+                old_lr = sched.base_lrs[0] * fns[0](sched.last_epoch)
                 for f in fns:
                     f.total_epochs = horizon
                 for group, base, f in zip(sched.optimizer.param_groups, sched.base_lrs, fns, strict=True):
                     group["lr"] = base * f(sched.last_epoch)
+                if fns[0].kind == "cosine":  # a step schedule's milestones do not move with the horizon
+                    log.warning("resumed with a new schedule horizon (%d -> %d epochs): the cosine lr is stretched "
+                                "to it (next epoch %.4g instead of %.4g), so the run differs from an uninterrupted "
+                                "one; set optim.total_epochs to keep a fixed horizon", before[0], horizon,
+                                sched.optimizer.param_groups[0]["lr"], old_lr)
 
     # -- checkpoint metadata -------------------------------------------------------------------------
     def inference_model(self) -> nn.Module:  # pragma: no cover - overridden
