@@ -58,16 +58,23 @@ def run_cell(ctx: ExperimentContext, cell: Cell, directory: Path) -> dict[str, A
     return out
 
 
-def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str) -> float | None:
+def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str,
+                  batch_size: int = 256) -> float | None:
     """Mean STB stream weight of the spatial stream over the test clips, or None for an encoder without a
     learned gate. Why a separate pass: evaluation reads the backbone features, which never run the gate."""
     if getattr(encoder, "fusion_name", None) not in ("stb_weight", "stb_graph"):
         return None
     x = ctx.prepared(dataset, InputSpec.for_encoder(encoder, meta)).test.x
-    clips = fill_missing(torch.as_tensor(np.asarray(x), dtype=torch.float32)).to(ctx.device)
+    shares: list[torch.Tensor] = []
     with frozen(encoder), torch.inference_mode():
-        alpha = encoder.to(ctx.device)(clips).get("alpha")
-    return None if alpha is None else float(alpha[:, 0].mean())
+        encoder.to(ctx.device)
+        for start in range(0, len(x), batch_size):  # batches: a full-budget test set need not fit at once
+            clips = fill_missing(torch.as_tensor(np.asarray(x[start:start + batch_size]), dtype=torch.float32))
+            alpha = encoder(clips.to(ctx.device)).get("alpha")
+            if alpha is None:
+                return None
+            shares.append(alpha[:, 0].float().cpu())
+    return float(torch.cat(shares).mean()) if shares else None
 
 
 def report(ctx: ExperimentContext, rows: list[dict[str, Any]], out: Path, datasets: list[str]) -> str:
