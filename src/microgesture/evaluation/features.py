@@ -9,7 +9,7 @@ bookkeeping, and the input can be a memory-mapped array that is only read batch 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -32,9 +32,10 @@ def frozen(module: nn.Module) -> Iterator[nn.Module]:
 
 
 def extract_features(encoder: nn.Module, data: np.ndarray | torch.Tensor, *, batch_size: int = 256,
-                     device: str | torch.device = "cpu", progress: bool = False, desc: str = "features"
-                     ) -> np.ndarray:
-    """``[N, M, T, V, C]`` clips → ``[N, D]`` float32 embeddings (row order kept); NaN (missing) becomes 0."""
+                     device: str | torch.device = "cpu", progress: bool = False, desc: str = "features",
+                     read: Callable[[nn.Module, torch.Tensor], torch.Tensor] = embed) -> np.ndarray:
+    """``[N, M, T, V, C]`` clips → ``[N, D]`` float32 embeddings (row order kept); NaN (missing) becomes 0.
+    ``read(encoder, batch)`` picks what is returned (default: the encoder's evaluation embedding)."""
     if data.ndim != 5:
         raise ConfigError(f"encoder input must be [N, M, T, V, C], got shape {tuple(data.shape)}")
     n = data.shape[0]
@@ -50,7 +51,7 @@ def extract_features(encoder: nn.Module, data: np.ndarray | torch.Tensor, *, bat
         for start in starts:
             batch = data[start:start + batch_size]
             batch = torch.as_tensor(batch if torch.is_tensor(batch) else np.asarray(batch), dtype=torch.float32)
-            out = embed(encoder, fill_missing(batch).to(device))
+            out = read(encoder, fill_missing(batch).to(device))
             if out.ndim != 2 or out.shape[0] != batch.shape[0]:
                 raise ConfigError(f"encoder returned shape {tuple(out.shape)}; expected [N, D] embeddings")
             chunks.append(out.float().cpu().numpy())

@@ -14,12 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
-from ...data.transforms import fill_missing
 from ..data import InputSpec
-from ..features import frozen
+from ..features import extract_features
 from .common import DATASET_LABELS, ExperimentContext, pretrain_encoder, probe_encoder
 from .grid import Cell, bars_from_summary, cell_value, markdown_table, pivot_markdown, summarize, write_tables
 
@@ -58,23 +56,14 @@ def run_cell(ctx: ExperimentContext, cell: Cell, directory: Path) -> dict[str, A
     return out
 
 
-def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str,
-                  batch_size: int = 256) -> float | None:
+def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str) -> float | None:
     """Mean STB stream weight of the spatial stream over the test clips, or None for an encoder without a
     learned gate. Why a separate pass: evaluation reads the backbone features, which never run the gate."""
     if getattr(encoder, "fusion_name", None) not in ("stb_weight", "stb_graph"):
         return None
     x = ctx.prepared(dataset, InputSpec.for_encoder(encoder, meta)).test.x
-    shares: list[torch.Tensor] = []
-    with frozen(encoder), torch.inference_mode():
-        encoder.to(ctx.device)
-        for start in range(0, len(x), batch_size):  # batches: a full-budget test set need not fit at once
-            clips = fill_missing(torch.as_tensor(np.asarray(x[start:start + batch_size]), dtype=torch.float32))
-            alpha = encoder(clips.to(ctx.device)).get("alpha")
-            if alpha is None:
-                return None
-            shares.append(alpha[:, 0].float().cpu())
-    return float(torch.cat(shares).mean()) if shares else None
+    alpha_s = extract_features(encoder, x, device=ctx.device, read=lambda enc, b: enc(b)["alpha"][:, :1])
+    return float(alpha_s.mean()) if alpha_s.size else None
 
 
 def report(ctx: ExperimentContext, rows: list[dict[str, Any]], out: Path, datasets: list[str]) -> str:
