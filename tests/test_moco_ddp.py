@@ -57,6 +57,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
 
         losses = _train(moco, ddp, shard)
         torch.save({"losses": losses, "state": moco.state_dict()}, os.path.join(out_dir, f"rank{rank}.pt"))
+        dist.barrier()  # no rank tears gloo down while its peer is still talking (that aborts the peer, rarely)
     finally:
         dist.destroy_process_group()
 
