@@ -456,7 +456,7 @@ def analyze(input_path: str | Path, out_dir: str | Path, opts: AnalyzeOptions | 
 
 
 def _metrics(online: OnlineResult, truth: pd.DataFrame, wm: WindowModel) -> dict[str, Any]:
-    from .evaluate_online import evaluate_streams
+    from ..evaluation.online_metrics import evaluate_streams
 
     space = truth["label_space"].iloc[0] if "label_space" in truth.columns and len(truth) else None
     if space is not None and wm.info.get("label_space") not in (None, space):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from microgesture.pipeline.evaluate_online import (
+from microgesture.evaluation.online_metrics import (
     PUBLISHED_ONLINE,
     detection_scores,
     match_events,
