@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from microgesture.utils.paths import data_root
 
 
+def skip_or_fail(msg: str) -> None:
+    """Skip outside CI; under ``CI`` a missing prerequisite is a failure (a broken install must not hide)."""
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def require_module(name: str, hint: str = "") -> ModuleType:
+    """Import optional dependency ``name``: skips where it is not installed, fails under ``CI``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        skip_or_fail(f"optional dependency {name!r} is not importable ({e}){'; ' + hint if hint else ''}")
+        raise  # unreachable: skip_or_fail raises
+
+
+def require_executable(*names: str) -> str:
+    """Path of the first executable found among ``names``: skips where none is, fails under ``CI``."""
+    for n in names:
+        exe = shutil.which(n)
+        if exe:
+            return exe
+    skip_or_fail(f"none of {names} is on PATH")
+    raise AssertionError("unreachable")
+
+
 def _require(path: Path) -> Path:
     if not path.exists():
-        msg = f"real data not found at {path} (set MICROGESTURE_DATA)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail(f"real data not found at {path} (set MICROGESTURE_DATA)")
     return path
 
 

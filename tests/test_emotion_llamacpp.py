@@ -6,7 +6,6 @@ missing, and fails under CI.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import time
 import httpx
 import pytest
 
+from conftest import skip_or_fail
 from microgesture.emotion.scenario import ScenarioBuilder
 from microgesture.emotion.schema import is_valid
 from microgesture.emotion.timeline import MGEvent, Timeline
@@ -30,10 +30,7 @@ def _need_llama():
 
         return bundled_gguf()
     except Exception as e:  # noqa: BLE001 - any missing piece means "cannot run here"
-        msg = f"llama-cpp-python or the bundled SmolLM2 GGUF is unavailable: {e}"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        skip_or_fail(f"llama-cpp-python or the bundled SmolLM2 GGUF is unavailable: {e}")
 
 
 def _scenarios():

