@@ -133,21 +133,23 @@ def run_detectors(prep: PreparedStream, cfg: DetectorConfig, classes: list[str] 
                       prep.layout, prep.notes)
     ctx = prep.ctx
     ctx.cfg = cfg
-    active = set()
-    for n in wanted:
+    tellable = set()  # every class the stream supports and the config enables (the head family decodes them
+    for n in MG_CLASS_NAMES:  # together, so a subset request gives the same events as a full run)
         sec = n.replace(" ", "_")
         reason = REQUIREMENTS[n](ctx)
         if reason:
-            cannot[n] = reason
+            cannot.setdefault(n, reason)
         elif not cfg[sec].enabled:
-            cannot[n] = f"switched off in the detector config ({sec}.enabled = false)"
+            cannot.setdefault(n, f"switched off in the detector config ({sec}.enabled = false)")
         else:
-            active.add(n)
+            tellable.add(n)
+    active = tellable & set(wanted)
     outputs: dict[str, ClassOutput] = {}
     timings: dict[str, float] = {"body": prep.seconds}
     if active & set(HEAD_FAMILY):
         ts = time.perf_counter()
-        outputs.update(detect_head_family(ctx, active))
+        family = detect_head_family(ctx, tellable)
+        outputs.update({n: o for n, o in family.items() if n in active})
         if "touch face" in active:
             lips = detect_lips(ctx)
             outputs["touch face"].events += lips.events

@@ -589,11 +589,27 @@ def detect_arms_behind(ctx: Context) -> ClassOutput:
 # ---------------------------------------------------------------------------------------------------------
 # Movements of the trunk and head
 
+def shoulder_excursion(ctx: Context) -> np.ndarray:
+    """``[T]`` RMS vertical excursion (sw) of both shoulders and the neck from their own rolling median over
+    ``baseline_s``, smoothed over ``window_s``. A shrug, a tilt-and-return or a shake all leave the
+    shoulders' recent resting height for a moment; slow posture drift moves the median with it."""
+    cfg, b = ctx.cfg.shake_shoulders, ctx.body
+
+    def compute():
+        names = [b.jm.get("Right.shoulder"), b.jm.get("Left.shoulder")]
+        if b.jm.get("neck") and b.jm.get("neck") != b.jm.get("Right.shoulder"):
+            names.append(b.jm.get("neck"))
+        y = np.stack([b.pos(n)[:, 1] for n in names], 1)
+        dev = y - rolling_median(y, ctx.sec(cfg.baseline_s))
+        ok = np.isfinite(dev).all(axis=1)
+        return np.where(ok, np.sqrt(smooth(np.where(ok, (dev ** 2).mean(axis=1), np.nan), ctx.sec(cfg.window_s))),
+                        np.nan).astype(np.float32)
+    return ctx.cached(ctx.key("shoulder_excursion", "shake_shoulders.baseline_s", "shake_shoulders.window_s"), compute)
+
+
 def detect_shake_shoulders(ctx: Context) -> ClassOutput:
     cfg, b = ctx.cfg.shake_shoulders, ctx.body
-    amp = ctx.cached(ctx.key("shoulder_band", "shake_shoulders.band_hz", "shake_shoulders.window_s"),
-                     lambda: band_amplitude(np.stack([b.role("Right.shoulder")[:, 1], b.role("Left.shoulder")[:, 1]], 1),
-                                            ctx.fps, cfg.band_hz[0], cfg.band_hz[1], ctx.sec(cfg.window_s)))
+    amp = shoulder_excursion(ctx)
     with _quiet():
         floor = float(np.nanmedian(amp))
     if not np.isfinite(floor) or floor <= 0:
@@ -602,15 +618,17 @@ def detect_shake_shoulders(ctx: Context) -> ClassOutput:
     still = np.ones(ctx.T, bool)
     for s in SIDES:  # a moving or raised arm drags the shoulder keypoints: only shoulders moving on their own
         if b.jm.get(f"{s}.wrist"):
-            still &= (ctx.hand_speed(s) <= cfg.max_hand_speed) & ~in_head_contact(ctx, s)
-    gate = still & (amp >= cfg.min_amplitude)
+            still &= ~(ctx.hand_speed(s) > cfg.max_hand_speed) & ~in_head_contact(ctx, s)  # unseen hand: no veto
+    def big_enough(seg: slice) -> bool:
+        with _quiet():
+            return bool(np.nanmax(amp[seg]) >= cfg.min_amplitude)
     jm = b.jm
-    return _simple(ctx, "shake shoulders", rel, higher=True, gate=gate,
-                   joints=[jm.get("Right.shoulder"), jm.get("Left.shoulder")],
-                   measure=f"shoulder height amplitude {cfg.band_hz[0]}-{cfg.band_hz[1]} Hz / stream median",
+    return _simple(ctx, "shake shoulders", rel, higher=True, gate=still, event_ok=big_enough,
+                   joints=[jm.get("Right.shoulder"), jm.get("Left.shoulder"), jm.get("neck")],
+                   measure="shoulder height excursion from the last seconds' level / stream median",
                    unit="x noise floor",
-                   text=lambda v, d: f"shoulders moving up and down ({v:.1f}x this person's usual, about "
-                                     f"{v * floor:.3f} shoulder widths) with the hands still, for {d:.1f} s")
+                   text=lambda v, d: f"shoulders rising, dropping or tilting ({v:.1f}x this person's usual jitter, "
+                                     f"about {v * floor:.3f} shoulder widths) with the hands still, for {d:.1f} s")
 
 
 def detect_move_torso(ctx: Context) -> ClassOutput:
@@ -651,29 +669,34 @@ def detect_head_up(ctx: Context) -> ClassOutput:
 
 
 def detect_illustrative(ctx: Context) -> ClassOutput:
+    """A hand lifted away from its resting place and moved (a gesture that is not a self-touch)."""
     cfg = ctx.cfg.illustrative
-    per = {}
+    per, speeds = {}, {}
     for s in SIDES:
         if not ctx.body.jm.get(f"{s}.wrist"):
             continue
         rel = ctx.hand_centre(s) - ctx.sc
         off = ctx.cached(ctx.key(f"hand_off_rest_{s}", "illustrative.rest_window_s"), lambda rel=rel: np.linalg.norm(
             rel - rolling_median(rel, ctx.sec(cfg.rest_window_s)), axis=-1))
-        away = off >= cfg.min_displacement
-        per[s] = np.where(away & ~in_head_contact(ctx, s), ctx.hand_speed(s), np.nan)
+        per[s] = np.where(~in_head_contact(ctx, s), off, np.nan)
+        speeds[s] = ctx.hand_speed(s)
     if not per:
         return ClassOutput(np.zeros(ctx.T, np.float32))
     value, side = _both_sides(ctx, per, higher=True)
+
+    def moved(seg: slice) -> bool:
+        with _quiet():
+            peak = np.nanmax(speeds[_dominant(side, seg)][seg])
+        return bool(np.isfinite(peak) and peak >= cfg.min_peak_speed)
     jm = ctx.body.jm
-    out = _simple(ctx, "illustrative", value, higher=True, gate=np.isfinite(value),
-                  joints=[jm.get("Right.wrist"), jm.get("Left.wrist")], measure="hand speed away from rest",
-                  unit="shoulder widths per second",
-                  text=lambda v, d: f"hand gesturing away from the body ({_fmt(v)} shoulder widths per second) "
-                                    f"for {d:.1f} s")
+    out = _simple(ctx, "illustrative", value, higher=True, gate=np.isfinite(value), event_ok=moved,
+                  joints=[jm.get("Right.wrist"), jm.get("Left.wrist")], measure="hand distance from its resting place",
+                  unit="shoulder widths",
+                  text=lambda v, d: f"hand lifted {_fmt(v)} shoulder widths from rest and moved, for {d:.1f} s")
     for ev in out.events:
         s = _dominant(side, slice(ev.start, ev.end + 1))
-        ev.evidence["text"] = (f"{_side_word(s)} hand gesturing away from the body ({_fmt(ev.evidence['value'])} "
-                               f"shoulder widths per second) for {ev.evidence['duration_s']:.1f} s")
+        ev.evidence["text"] = (f"{_side_word(s)} hand lifted {_fmt(ev.evidence['value'])} shoulder widths from its "
+                               f"resting place and moved (not touching the body) for {ev.evidence['duration_s']:.1f} s")
     return out
 
 
@@ -690,3 +713,15 @@ SINGLE: dict[str, Callable[[Context], ClassOutput]] = {
     "illustrative": detect_illustrative,
 }
 assert set(SINGLE) | set(HEAD_FAMILY) == set(MG_INDEX), "every MG class needs a detector"
+
+# Which classes' events a config section can change (threshold fitting re-runs only those). Head contacts
+# gate every detector that yields to a hand at the head.
+_YIELDS_TO_HEAD = ("touch chest", "hands together", "touch arm", "shake shoulders", "illustrative")
+AFFECTS: dict[str, tuple[str, ...]] = {
+    **{n.replace(" ", "_"): (n,) for n in MG_INDEX},
+    **{s: HEAD_FAMILY + _YIELDS_TO_HEAD for s in ("head_model", "contact", "touch_face", "touch_head", "touch_ear",
+                                                  "touch_neck")},
+    "fold_arms": ("fold arms", "touch arm"),
+    "lips": ("touch face",),
+    "body": tuple(MG_INDEX),
+}

@@ -1,32 +1,40 @@
 """From a per-frame measure to events: hysteresis, gap merging, minimum durations.
 
-Why hysteresis: a measure near its threshold flickers frame to frame (keypoint jitter); entering at one
-threshold and leaving only past a looser one turns a touch into one event instead of ten. Gaps shorter than
+Why hysteresis: a measure near its threshold flickers frame to frame (keypoint jitter); an event is a stretch
+past a looser ``exit`` threshold that somewhere reaches the stricter ``enter`` one, so a touch is one event
+instead of ten, and it spans the whole movement rather than only its strongest part. Gaps shorter than
 ``merge_gap`` (a hand briefly lost or lifted) are bridged, and runs shorter than ``min_duration`` dropped.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
-def hysteresis(value: np.ndarray, enter: float, exit: float, higher: bool = True,
+def hysteresis(value: np.ndarray, enter: float | np.ndarray, exit: float | np.ndarray, higher: bool = True,
                gate: np.ndarray | None = None) -> np.ndarray:
-    """``[T]`` bool: on from a frame where ``value`` passes ``enter`` until it falls back past ``exit``.
+    """``[T]`` bool: the stretches where ``value`` is past ``exit`` that contain a frame past ``enter``.
 
-    ``higher``: the measure is strong when large (else when small, e.g. a distance). NaN and frames where
-    ``gate`` is False switch the state off (missing joints never hold an event open).
+    Two-sided, so an event starts where the movement starts (the measure first passes ``exit``), not where
+    it first gets strong. ``higher``: the measure is strong when large (else when small, e.g. a distance).
+    NaN and frames where ``gate`` is False end a stretch (missing joints never hold an event open).
+    ``enter`` / ``exit`` may be per-frame arrays.
     """
     v = np.asarray(value, dtype=np.float64)
     ok = np.isfinite(v) & (True if gate is None else np.asarray(gate, bool))
     with np.errstate(invalid="ignore"):
-        on = ok & ((v >= enter) if higher else (v <= enter))
-        off = ~ok | ((v < exit) if higher else (v > exit))
-    state = np.full(v.shape[0], np.nan)
-    state[off] = 0.0
-    state[on] = 1.0
-    return pd.Series(state).ffill().fillna(0.0).to_numpy() > 0.5
+        strong = ok & ((v >= enter) if higher else (v <= enter))
+        weak = ok & ((v >= exit) if higher else (v <= exit))
+    weak |= strong
+    r = runs(weak)
+    out = np.zeros(v.shape[0], bool)
+    if not len(r):
+        return out
+    cs = np.concatenate([[0], np.cumsum(strong)])
+    keep = cs[r[:, 1] + 1] - cs[r[:, 0]] > 0
+    for a, b in r[keep]:  # one slice per event (events are few)
+        out[a:b + 1] = True
+    return out
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
