@@ -102,8 +102,8 @@ def bench_stream(threads: int | None) -> None:
 
 def bench_video(frames: int) -> None:
     try:
-        from microgesture.pipeline.sample_video import write_person_video
-        from microgesture.pipeline.video import extract_video
+        from microgesture.data.sample_video import write_person_video
+        from microgesture.data.readers.video import extract_video
     except ImportError as e:
         print(f"(2) skipped: {e}")
         return

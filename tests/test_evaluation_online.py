@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from microgesture.evaluation.online import evaluate_imigue_video
 from microgesture.evaluation.online_metrics import (
     PUBLISHED_ONLINE,
     detection_scores,
@@ -84,12 +85,9 @@ def test_published_numbers_are_the_readme_ones():
 
 
 @pytest.mark.real_data
-def test_video298_within_video_evaluation(video298_dir, imigue_labels_csv):
-    from microgesture.pipeline.defaults import default_train_config
-    from microgesture.pipeline.evaluate_online import evaluate_imigue_video
-
-    cfg = default_train_config(0, epochs=3)
-    r = evaluate_imigue_video(video298_dir, imigue_labels_csv, train_fraction=0.6, progress=False, config=cfg)
+def test_video298_within_video_evaluation(video298_dir, imigue_labels_csv, tmp_path):
+    r = evaluate_imigue_video(video298_dir, imigue_labels_csv, run_dir=tmp_path / "run", train_fraction=0.6,
+                              progress=False, overrides=("trainer.max_epochs=3",))
     assert r["train_events"] + r["test_events"] + r["dropped_events"] == 56
     assert r["test_events"] >= 10 and "within-video" in r["protocol"]
     for key in ("detection", "detection_class_agnostic", "smg_online"):

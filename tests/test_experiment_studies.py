@@ -41,7 +41,7 @@ def test_augmentations_study_runs_each_condition(tmp_path):
                          overrides=TINY)
     cells = pd.read_csv(tmp_path / "cells.csv")
     assert sorted(cells["condition"]) == ["preset:mg", "shear"] and res["cells_run"] == 2
-    req = (tmp_path / "cells" / "synthetic" / "shear" / "seed0" / "pretrain_request.yaml").read_text()
+    req = (tmp_path / "cells" / "synthetic" / "shear" / "seed0" / "pretrain" / "config.yaml").read_text()
     assert "spec: shear" in req  # the pretraining really used the condition's augmentation
     assert "knn_top1" in cells.columns
 

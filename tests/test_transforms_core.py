@@ -7,10 +7,9 @@ import pytest
 import torch
 
 from microgesture.data.clip import Clip, ClipMeta
+from microgesture.data.inputs import prepare_clip
 from microgesture.data.layouts import get_layout
 from microgesture.data.transforms import (
-    Compose,
-    Fn,
     body_scale,
     bone,
     bone_motion,
@@ -21,7 +20,6 @@ from microgesture.data.transforms import (
     make_streams,
     motion,
     pad,
-    prepare_clip,
     resize,
     sample_frames,
     scale,
@@ -253,11 +251,3 @@ def test_prepare_clip_scores_follow_sampling_and_errors():
     with pytest.raises(DataError, match="layout"):
         prepare_clip(nolayout, num_frames=10)
     assert prepare_clip(nolayout, num_frames=10, layout="imigue22").shape == (1, 10, 22, 3)
-
-
-def test_compose_seeded():
-    pipe = Compose([Fn(centre, {"layout": "imigue22"}),
-                    Fn(sample_frames, {"num_frames": 8, "sampling": "uniform", "train": True}, random=True)])
-    x = skeleton("imigue22", t=50)
-    assert np.array_equal(pipe(x, 3), pipe(x, 3)) and not np.array_equal(pipe(x, 3), pipe(x, 4))
-    assert "centre" in repr(pipe)

@@ -6,6 +6,11 @@ from pathlib import Path
 
 import typer
 
+from ..errors import ConfigError
+from ..evaluation.online import run_online_evaluation
+from ..pipeline.analyze import REASONERS, AnalysisFailed, AnalyzeOptions
+from ..pipeline.analyze import analyze as run
+from ..training.windows import OnlineConfig
 from .common import JSON_HELP, emit, err_console
 
 
@@ -18,15 +23,16 @@ def analyze(
     input_path: Path = typer.Argument(..., metavar="INPUT",
                                       help="A video file, an OpenPose JSON folder, a native store, a PYSKL .pkl or a .npy."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for the report and files."),
-    model: Path | None = typer.Option(None, "--model", help="Window-classifier checkpoint (default: the cached "
-                                                            "model trained on synthetic data)."),
+    model: str | None = typer.Option(None, "--model", help="A window-model checkpoint (microgesture "
+                                                           "train-detector), or 'synthetic' (the cached window model "
+                                                           "trained on synthetic streams)."),
     reasoner: str = typer.Option("llamacpp", "--reasoner",
                                  help="Emotion reasoner: llamacpp (offline, bundled SmolLM2), openai "
                                       "(OpenAI-compatible server from MICROGESTURE_LLM_BASE_URL) or none."),
     setting: str = typer.Option("press_conference", help="Scenario told to the reasoner (press_conference, "
                                                          "job_interview, stress_test, deception_interview)."),
-    kind: str | None = typer.Option(None, help="Input kind if detection guesses wrong: video, openpose, native, "
-                                               "pyskl, npy."),
+    kind: str | None = typer.Option(None, help="Input kind if detection guesses wrong (a reader kind: video, "
+                                               "openpose, native, pyskl, npy, ...; `microgesture data info`)."),
     stride: int = typer.Option(1, help="Video: analyse every n-th frame."),
     max_frames: int | None = typer.Option(None, help="Video: stop after this many analysed frames."),
     hands: bool = typer.Option(True, "--hands/--no-hands", help="Video: track hands (Holistic) or pose only."),
@@ -34,7 +40,8 @@ def analyze(
     layout: str | None = typer.Option(None, help=".npy input: layout name (default: from the joint count)."),
     clip: int = typer.Option(0, "--clip", help="Skeleton files with several clips: the one to analyse."),
     gap_fill: int = typer.Option(0, help="Bridge gaps of at most this many frames by interpolation (0: off)."),
-    threshold: float | None = typer.Option(None, help="Event threshold on the smoothed class probability."),
+    threshold: float | None = typer.Option(None, help="Window models: event threshold on the smoothed class "
+                                                      "probability."),
     truth: Path | None = typer.Option(None, help="Ground-truth events CSV (or iMiGUE labels CSV) to score against."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide progress bars."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -44,25 +51,12 @@ def analyze(
     A report is written even when a stage fails (it shows what could be read); the exit code is non-zero
     when no timeline could be produced.
     """
-    from ..pipeline.analyze import REASONERS, AnalysisFailed, AnalyzeOptions
-    from ..pipeline.analyze import analyze as run
-
     if reasoner not in REASONERS:
-        from ..errors import ConfigError
-
         raise ConfigError(f"unknown reasoner {reasoner!r}; choose from {', '.join(REASONERS)}")
-    online = None
-    if threshold is not None:
-        from ..pipeline.online import OnlineConfig
-
-        online = OnlineConfig(threshold=threshold)
+    online = OnlineConfig(threshold=threshold) if threshold is not None else None
     opts = AnalyzeOptions(model=model, reasoner=reasoner, setting=setting, kind=kind, stride=stride,
                           max_frames=max_frames, hands=hands, fps=fps, layout=layout, clip_index=clip,
                           gap_fill=gap_fill, online=online, truth=truth, progress=not no_progress)
-    if online is not None and model is not None:
-        from ..pipeline.online import WindowModel
-
-        online.window = WindowModel.load(model).window
     result = run(input_path, out, opts)
     emit(_human(result) if not as_json else result.to_dict(), as_json, title="microgesture analyze")
     if result.status == "partial":
@@ -90,8 +84,6 @@ def online_eval(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Online MG recognition scores (P/R/F1 at tIoU 0.5, SMG Rec/Acc/F1) on iMiGUE video 298 and synthetic streams."""
-    from ..pipeline.evaluate_online import run_online_evaluation
-
     res = run_online_evaluation(out, imigue_root=imigue, video=video, train_fraction=train_fraction,
                                 synthetic_streams=synthetic_streams, seed=seed, progress=not no_progress)
     if as_json:

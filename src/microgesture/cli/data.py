@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from ..data.check import check_dataset
+from ..data.convert import convert_dataset, list_conversions
+from ..data.dataset import SkeletonDataset
+from ..data.layouts import get_layout, list_layouts
+from ..data.native import NativeStore, write_native
+from ..data.pyskl import write_pyskl
+from ..data.readers import list_readers, open_dataset
+from ..data.synthetic import make_interview_stream, make_mg_dataset
 from ..errors import ConfigError, DataError
 from .common import JSON_HELP, console, emit, err_console
 
@@ -32,9 +39,6 @@ def info(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List layouts, dataset readers, output formats and layout conversions."""
-    from ..data.convert import list_conversions
-    from ..data.layouts import get_layout, list_layouts
-    from ..data.readers import list_readers
 
     if layout is not None:
         lay = get_layout(layout)
@@ -85,8 +89,6 @@ def check(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Read a dataset and report clips, classes, lengths, missing joints and every unreadable file."""
-    from ..data.check import check_dataset
-    from ..data.readers import open_dataset
 
     dataset = open_dataset(path, kind, strict=strict, layout=layout, **_reader_options(labels))
     with console.status("checking...") if not as_json else contextlib.nullcontext():
@@ -125,23 +127,6 @@ def _print_report(r: dict[str, Any]) -> None:
 
 
 # -- convert -------------------------------------------------------------------------------------------
-class _ConvertedClips(Sequence):
-    """Clips converted to another layout one at a time, so a store is never loaded whole."""
-
-    def __init__(self, clips: Sequence, layout: str):
-        self._clips, self._layout = clips, layout
-
-    def __len__(self) -> int:
-        return len(self._clips)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        from ..data.convert import convert_clip
-
-        if isinstance(i, slice):
-            return [convert_clip(c, self._layout) for c in self._clips[i]]
-        return convert_clip(self._clips[i], self._layout)
-
-
 @app.command()
 def convert(
     path: Path = typer.Argument(..., help="Dataset file or folder to read."),
@@ -156,8 +141,6 @@ def convert(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Convert a dataset to the native store or to a PYSKL pickle (optionally to another layout)."""
-    from ..data.dataset import SkeletonDataset
-    from ..data.readers import open_dataset
 
     if to not in ("native", "pyskl"):
         raise ConfigError(f"--to must be 'native' or 'pyskl', not {to!r}")
@@ -166,21 +149,12 @@ def convert(
     dataset = open_dataset(path, kind, strict=strict, layout=layout, **_reader_options(labels))
     if len(dataset) == 0:
         raise DataError(path, "no clip could be read; nothing to convert")
-    if to_layout is not None and to_layout != dataset.layout:
-        from ..data.convert import conversion_matrix
-        from ..data.layouts import get_layout
-
-        conversion_matrix(get_layout(dataset.layout), get_layout(to_layout))  # fail early if unknown
-        dataset = SkeletonDataset(dataset.name, to_layout, _ConvertedClips(dataset.clips, to_layout),
-                                  dataset.class_names, dataset.splits, dataset.skipped)
+    if to_layout is not None:
+        dataset = convert_dataset(dataset, to_layout)
     if to == "native":
-        from ..data.native import NativeStore, write_native
-
         written = write_native(dataset, out, overwrite=overwrite, progress=True)
         fingerprint = NativeStore(written).fingerprint
     else:
-        from ..data.pyskl import write_pyskl
-
         written = write_pyskl(dataset, out, progress=True)
         fingerprint = None
     result = {"input": str(path), "output": str(written), "format": to, "layout": dataset.layout,
@@ -207,9 +181,6 @@ def synth(
 
     Streams go to OUT/streams/interview-XXX/ (a one-clip native store plus events.csv with the ground truth).
     """
-    from ..data.dataset import SkeletonDataset
-    from ..data.native import NativeStore, write_native
-    from ..data.synthetic import make_interview_stream, make_mg_dataset
 
     dataset = make_mg_dataset(seed=seed, clips_per_class=clips_per_class, num_subjects=subjects)
     write_native(dataset, out, overwrite=overwrite, progress=not as_json)

@@ -14,6 +14,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .layouts import get_layout
+
+#: Frame rate assumed for inputs that state none (OpenPose JSON, bare arrays): iMiGUE's and most cameras'.
+DEFAULT_FPS = 25.0
 
 
 @dataclass
@@ -75,8 +79,6 @@ class Clip:
                 raise DataError(where, f"scores shape {sc.shape} does not match keypoints {kp.shape[:3]}")
             self.scores = sc
         if self.meta.layout:
-            from .layouts import get_layout
-
             layout = get_layout(self.meta.layout)
             if layout.num_joints != kp.shape[2]:
                 raise DataError(
@@ -100,6 +102,16 @@ class Clip:
     @property
     def num_coords(self) -> int:
         return self.keypoints.shape[3]
+
+    @property
+    def fps(self) -> float:
+        """The clip's frame rate, :data:`DEFAULT_FPS` when its source states none."""
+        return float(self.meta.fps or DEFAULT_FPS)
+
+    @property
+    def first_frame(self) -> int:
+        """Source frame number of frame 0 (streams cut from a longer recording start later)."""
+        return int(self.meta.frame_range[0]) if self.meta.frame_range else 0
 
     def valid_mask(self) -> np.ndarray:
         """``[M, T, V]`` bool: the joint was observed (finite coordinates)."""

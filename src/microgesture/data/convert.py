@@ -7,10 +7,13 @@ centre from two shoulders), and a joint that is missing in any source stays miss
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..errors import ConfigError
 from .clip import Clip
+from .dataset import LazyClips, SkeletonDataset
 from .layouts import Layout, get_layout
 
 # target layout -> source layout -> {target joint: source joints}
@@ -116,3 +119,25 @@ def list_conversions() -> list[tuple[str, str]]:
 
 
 _register_builtin()
+
+
+class ConvertedClips(LazyClips):
+    """Clips converted to another layout one at a time on access, so a store is never loaded whole."""
+
+    def __init__(self, clips: Sequence[Clip], layout: str):
+        self._clips, self._layout = clips, layout
+
+    def __len__(self) -> int:
+        return len(self._clips)
+
+    def _get(self, i: int) -> Clip:
+        return convert_clip(self._clips[i], self._layout)
+
+
+def convert_dataset(dataset: SkeletonDataset, layout: str) -> SkeletonDataset:
+    """``dataset`` in ``layout`` (lazily, clip by clip); fails at once when no conversion exists."""
+    if layout == dataset.layout:
+        return dataset
+    conversion_matrix(get_layout(dataset.layout), get_layout(layout))
+    return SkeletonDataset(dataset.name, layout, ConvertedClips(dataset.clips, layout), dataset.class_names,
+                           dataset.splits, dataset.skipped, dict(dataset.meta))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -60,6 +60,7 @@ class SkeletonDataset:
     class_names: list[str] | None = None
     splits: dict[str, list[str]] = field(default_factory=dict)  # split name -> clip ids
     skipped: list[Skipped] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # dataset-level facts a checkpoint keeps (JSON-able)
 
     def __len__(self) -> int:
         return len(self.clips)

@@ -1,10 +1,11 @@
-"""Preprocessing: small composable transforms on skeleton arrays ``[M, T, V, C]`` (NaN = missing joint).
+"""Preprocessing steps on skeleton arrays ``[M, T, V, C]`` (NaN = missing joint).
 
 Why these and in this form: every consumer (trainers, evaluation, the online pipeline) must turn a
 :class:`~microgesture.data.clip.Clip` into the *same* fixed-size model input, so the recipe lives in one
-function, :func:`prepare_clip`. The steps are plain vectorised numpy functions (no loops over frames or
-joints) that keep NaN for missing joints, because the augmentations that run afterwards must know what was
-never observed; :func:`fill_missing` is the last step before a model.
+place, :mod:`microgesture.data.inputs` (``InputSpec`` and ``prepare_clip``), built from these steps. They
+are plain vectorised numpy functions (no loops over frames or joints) that keep NaN for missing joints,
+because the augmentations that run afterwards must know what was never observed; :func:`fill_missing` is
+the last step before a model.
 
 Joint semantics come from the layout's joint *names* (shoulders, spine, neck), never from indices.
 
@@ -16,25 +17,22 @@ GPU *after* augmenting joint coordinates (as AimCLR/CrosSCLR do).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .clip import Clip
 from .layouts import Layout, get_layout
 
 Array = np.ndarray
 RngLike = int | np.random.Generator | None
 
 __all__ = [
-    "Compose", "Transform", "body_scale", "bone", "bone_motion", "center", "centre", "crop",
-    "fill_missing", "flag_missing", "make_streams", "motion", "motion_energy", "normalise_scale", "pad", "prepare_clip", "resize",
-    "sample_frames", "scale", "select_persons", "stream_channels", "uniform_indices", "view_align_3d",
-    "STREAM_ALIASES",
+    "body_scale", "bone", "bone_motion", "centre", "crop", "fill_missing", "flag_missing", "make_streams", "motion",
+    "motion_energy", "pad", "resize", "sample_frames", "scale", "select_persons", "shoulder_pair", "stream_channels",
+    "uniform_indices", "view_align_3d", "STREAM_ALIASES", "TORSO_PARTNERS",
 ]
 
 
@@ -146,20 +144,17 @@ def centre(x: Array, layout: Layout | str, mode: CentreMode = "frame") -> Array:
     return (x - origin[None, :, None, :]).astype(np.float32, copy=False)
 
 
-center = centre  # American spelling, same function
-
-
 def _side_joint(lay: Layout, token: str, side: str) -> int | None:
     hits = [i for i, n in enumerate(lay.joints) if token in n and side in n and "Center" not in n]
     return hits[0] if len(hits) == 1 else None
 
 
-def _shoulders(lay: Layout) -> tuple[int, int] | None:
+def shoulder_pair(lay: Layout) -> tuple[int, int] | None:
     left, right = _side_joint(lay, "Shoulder", "Left"), _side_joint(lay, "Shoulder", "Right")
     return None if left is None or right is None else (left, right)
 
 
-_TORSO_PARTNERS = ("Head", "Nose", "Neck", "SpineShoulder", "ShoulderCenter")
+TORSO_PARTNERS = ("Head", "Nose", "Neck", "SpineShoulder", "ShoulderCenter")
 ScaleBy = Literal["auto", "shoulders", "torso", "spread"]
 
 
@@ -179,14 +174,14 @@ def body_scale(x: Array, layout: Layout | str, by: ScaleBy = "auto") -> float:
     with _quiet_nan():
         for measure in order:
             if measure == "shoulders":
-                pair = _shoulders(lay)
+                pair = shoulder_pair(lay)
                 if pair is None:
                     if by != "auto":
                         raise ConfigError(f"layout {lay.name} has no left/right shoulder joints")
                     continue
                 d = np.linalg.norm(x[:, :, pair[0]] - x[:, :, pair[1]], axis=-1)
             elif measure == "torso":
-                partner = next((n for n in _TORSO_PARTNERS if n in lay.index and n != lay.center), None)
+                partner = next((n for n in TORSO_PARTNERS if n in lay.index and n != lay.center), None)
                 if partner is None:
                     if by != "auto":
                         raise ConfigError(f"layout {lay.name} has no head/nose/neck joint for a torso length")
@@ -214,9 +209,6 @@ def scale(x: Array, layout: Layout | str, by: ScaleBy = "auto") -> Array:
     return (x / np.float32(s)).astype(np.float32, copy=False)
 
 
-normalise_scale = scale  # for code where a parameter named ``scale`` shadows the function
-
-
 _SPINE_BOTTOM = ("SpineBase", "HipCenter", "MidHip", "Torso")
 _SPINE_TOP = ("SpineMid", "Spine", "SpineShoulder", "ShoulderCenter", "Neck")
 
@@ -237,7 +229,7 @@ def _spine_points(lay: Layout, x: Array) -> tuple[Array, Array]:
     if top_name is not None:
         top = x[:, :, lay.index[top_name]]
     else:
-        sh = _shoulders(lay)
+        sh = shoulder_pair(lay)
         if sh is None:
             raise ConfigError(f"view_align_3d: layout {lay.name} has no spine top or shoulder joints")
         top = x[:, :, list(sh)].mean(axis=2)
@@ -257,7 +249,7 @@ def view_align_3d(x: Array, layout: Layout | str) -> Array:
     lay = get_layout(layout) if isinstance(layout, str) else layout
     if x.shape[-1] != 3:
         raise ConfigError(f"view_align_3d needs 3-D coordinates, got C={x.shape[-1]}")
-    sh = _shoulders(lay)
+    sh = shoulder_pair(lay)
     if sh is None:
         raise ConfigError(f"view_align_3d: layout {lay.name} has no left/right shoulder joints")
     bottom, top = _spine_points(lay, x)
@@ -498,114 +490,3 @@ def make_streams(x: Any, layout: Layout | str, streams: Sequence[str] | str = ("
 
         return torch.cat(parts, dim=-1)
     return np.concatenate(parts, axis=-1)
-
-
-# ---------------------------------------------------------------------------------------------
-# composable transform objects
-
-
-class Transform:
-    """A callable ``(x, rng) -> x`` on ``[M, T, V, C]``; subclasses hold their parameters."""
-
-    def __call__(self, x: Array, rng: np.random.Generator | None = None) -> Array:  # pragma: no cover
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__name__}({params})"
-
-
-@dataclass(repr=False)
-class Fn(Transform):
-    """Wrap a function ``f(x, **kwargs)``; ``random=True`` passes the generator as ``seed=``."""
-
-    fn: Callable[..., Array]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    random: bool = False
-
-    def __call__(self, x: Array, rng: np.random.Generator | None = None) -> Array:
-        if self.random:
-            return self.fn(x, seed=rng, **self.kwargs)
-        return self.fn(x, **self.kwargs)
-
-    def __repr__(self) -> str:
-        return f"{self.fn.__name__}({', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())})"
-
-
-class Compose(Transform):
-    """Apply transforms in order, sharing one random generator (so a seed fixes the whole chain)."""
-
-    def __init__(self, transforms: Sequence[Callable[..., Array]]):
-        self.transforms = list(transforms)
-
-    def __call__(self, x: Array, rng: RngLike = None) -> Array:
-        gen = _rng(rng)
-        for t in self.transforms:
-            x = t(x, gen) if isinstance(t, Transform) else t(x)
-        return x
-
-    def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(t) for t in self.transforms)
-        return f"Compose([\n  {inner}\n])"
-
-
-# ---------------------------------------------------------------------------------------------
-# the one recipe everyone uses
-
-
-def prepare_clip(
-    clip: Clip,
-    *,
-    num_frames: int,
-    max_persons: int = 1,
-    center: bool | CentreMode = True,
-    scale: bool | ScaleBy = True,
-    align: bool = False,
-    sampling: Sampling = "resize",
-    train: bool = False,
-    seed: RngLike = None,
-    streams: Sequence[str] | str = ("joint",),
-    with_scores: bool = False,
-    layout: Layout | str | None = None,
-    pad_mode: PadMode = "zero",
-) -> Array:
-    """Turn a clip into a float32 model input ``[max_persons, num_frames, V, C']``, NaN kept for missing.
-
-    Steps: keep the ``max_persons`` most moving persons (missing persons padded) → temporal sampling to
-    ``num_frames`` (``train`` and ``seed`` only matter for ``uniform`` and ``crop_pad``; test mode is
-    deterministic) → centre (``True`` = ``"first"``: one origin at the first frame, which keeps whole-body
-    MGs such as body shaking; ``"frame"`` = per-frame, ISC style) → scale by body size (``True`` =
-    ``"auto"``) → optional 3-D view alignment → streams concatenated on channels → optionally the
-    confidence score as the last channel (iMiGUE release style x, y, conf).
-    Apply :func:`fill_missing` after augmentation.
-    """
-    where = clip.meta.source or clip.meta.clip_id
-    lay_name = layout if layout is not None else clip.meta.layout
-    if not lay_name:
-        raise DataError(where, "clip has no layout name; pass layout=")
-    lay = get_layout(lay_name) if isinstance(lay_name, str) else lay_name
-    x = clip.keypoints
-    if x.shape[1] == 0:
-        raise DataError(where, "clip has no frames")
-    if with_scores and clip.scores is None:
-        raise DataError(where, "with_scores=True but the clip has no confidence scores")
-    x, keep = select_persons(x, max_persons, return_index=True)
-    if with_scores:
-        sc = np.where(keep[:, None, None] >= 0, clip.scores[np.maximum(keep, 0)], np.nan)
-        x = np.concatenate([x, sc[..., None].astype(np.float32)], axis=-1)
-    # sample first: the spatial steps are per-frame or robust statistics, so they commute with it (up to
-    # which frames enter the medians) and then touch only num_frames frames
-    x = sample_frames(x, num_frames, sampling, train, seed, pad_mode)
-    if with_scores:
-        x, sc = x[..., :-1], x[..., -1:]
-        sc = np.nan_to_num(sc)  # padded frames / persons have zero confidence
-    if center:
-        x = centre(x, lay, "first" if center is True else center)
-    if scale:
-        x = normalise_scale(x, lay, "auto" if scale is True else scale)
-    if align:
-        x = view_align_3d(x, lay)
-    x = make_streams(x, lay, streams)
-    if with_scores:
-        x = np.concatenate([x, sc], axis=-1)
-    return np.ascontiguousarray(x, dtype=np.float32)

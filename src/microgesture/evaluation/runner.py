@@ -99,7 +99,7 @@ def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
     split = resolve_split(dataset, req.split, req.kind)
 
     if encoder is not None:
-        spec = InputSpec.for_encoder(encoder, meta)
+        spec = InputSpec.from_checkpoint(meta, encoder)
     else:
         spec = InputSpec(layout=dataset.layout)
     if req.num_frames:

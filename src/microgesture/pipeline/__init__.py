@@ -1,3 +1,3 @@
-"""From input to timeline: video → skeletons (MediaPipe, ``video``), main-person tracking (``tracking``),
-online MG recognition with a window classifier (``online``), its evaluation (``evaluate_online``) and the
-``analyze`` orchestrator behind ``microgesture analyze``."""
+"""From a recording to a readable timeline: main-person tracking (``tracking``), the recognisers that turn a
+stream into MG events (``recognizers``: window models, kinematic detectors), the ``analyze`` orchestrator
+behind ``microgesture analyze``, batches of recordings (``batch``) and the demo (``demo``)."""

@@ -11,7 +11,7 @@ can be reproduced (and resumed) from it alone.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import ConfigError
+from ..utils.config import to_plain
 from ..utils.io import atomic_write
 
 TASKS = ("pretrain", "supervised")
@@ -167,13 +168,23 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
         raise ConfigError(f"cannot parse overrides {list(overrides)}: {e}") from e
 
 
-def load_config(task: str | None = None, config: str | Path | None = None,
+def load_config(task: str | None = None, config: str | Path | Mapping[str, Any] | None = None,
                 overrides: Sequence[str] = ()) -> DictConfig:
-    """Merge schema defaults ← config file (or packaged name) ← overrides, then validate.
+    """Merge schema defaults ← config (a file, a packaged name, or a mapping) ← overrides, then validate.
 
-    ``task`` defaults to the config file's ``task`` key (``pretrain`` if neither says).
+    ``task`` defaults to the config's ``task`` key (``pretrain`` if neither says). A mapping may name a base
+    config with ``extends``, as a file can.
     """
-    user = _read_yaml(config) if config is not None else OmegaConf.create({})
+    if config is None:
+        user = OmegaConf.create({})
+    elif isinstance(config, Mapping):
+        user = OmegaConf.create(to_plain(config))
+        parent = user.pop("extends", None)
+        if parent:
+            user = OmegaConf.merge(_read_yaml(parent), user)
+        config = "(mapping)"
+    else:
+        user = _read_yaml(config)
     cli = parse_overrides(overrides)
     task = task or cli.get("task") or user.get("task") or "pretrain"
     if user.get("task") not in (None, task):
@@ -237,13 +248,6 @@ def validate(cfg: DictConfig) -> None:
         _require(d.batch_size >= 2 * int(m.bn_splits),
                  f"moco.bn_splits {m.bn_splits} needs data.batch_size >= {2 * int(m.bn_splits)} (two clips per "
                  f"BatchNorm sub-batch), got {d.batch_size}")
-
-
-def to_plain(cfg: DictConfig | dict) -> dict[str, Any]:
-    """A plain ``dict`` (JSON/YAML/``weights_only``-checkpoint safe)."""
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    return copy.deepcopy(cfg)
 
 
 def save_config(cfg: DictConfig | dict, path: str | Path) -> Path:

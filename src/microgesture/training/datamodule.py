@@ -40,13 +40,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.clip import Clip
 from ..data.dataset import SkeletonDataset
+from ..data.inputs import InputSpec, prepare_clip
 from ..data.layouts import get_layout
-from ..data.transforms import prepare_clip, stream_channels
+from ..data.native import NativeStore, is_native_store
+from ..data.readers import open_dataset
+from ..data.synthetic import make_mg_dataset
+from ..data.transforms import stream_channels
 from ..errors import ConfigError, DataError
+from ..utils.paths import resolve_data_path
 
 log = logging.getLogger(__name__)
-
-_PREPARE_KEYS = ("num_frames", "max_persons", "center", "scale", "align", "sampling", "with_scores")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -64,6 +67,7 @@ class DataSource:
     fingerprint: str
     num_coords: int
     origin: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # dataset-level facts kept in checkpoints
     _positions: dict[str, int] = field(default_factory=dict, repr=False)
 
     def ids(self) -> list[str]:
@@ -108,30 +112,25 @@ def _from_dataset(ds: SkeletonDataset, origin: str) -> DataSource:
     if ds.skipped:
         log.warning("%s: %d file(s) skipped while reading (see `microgesture data check`)", origin, len(ds.skipped))
     return DataSource(ds.name, ds.layout, ds.clips, ds.class_names, dict(ds.splits), fingerprint_clips(ds.clips),
-                      int(ds.clips[0].num_coords), origin)
+                      int(ds.clips[0].num_coords), origin, dict(ds.meta))
 
 
 def open_source(data_cfg: Any, seed: int = 0) -> DataSource:
     """Open ``data.path``: ``synthetic``, a native store directory, or any dataset ``open_dataset`` reads."""
     path = str(data_cfg.path)
     if path == "synthetic":
-        from ..data.synthetic import make_mg_dataset
-
         opts = dict(data_cfg.get("synthetic") or {})
         opts.setdefault("seed", seed)
         if "num_frames" in opts:
             opts["num_frames"] = tuple(opts["num_frames"])
         return _from_dataset(make_mg_dataset(**opts), "synthetic")
-    from ..data.native import NativeStore, is_native_store
-
+    path = str(resolve_data_path(path))
     if is_native_store(path):
         store = NativeStore(path)
         if len(store) == 0:
             raise DataError(path, "native store has no clips")
         return DataSource(store.name, store.layout, store, store.class_names, dict(store.splits),
                           store.fingerprint, int(store[0].num_coords), path)
-    from ..data.readers import open_dataset
-
     if not Path(path).exists():
         raise DataError(path, "does not exist (give a dataset path, a native store, or 'synthetic')")
     return _from_dataset(open_dataset(path, kind=data_cfg.get("kind")), path)
@@ -302,10 +301,13 @@ class SkeletonDataModule(L.LightningDataModule):
         return self._source
 
     @property
+    def spec(self) -> InputSpec:
+        """The input contract of the model trained on this data (stored in its checkpoint)."""
+        return InputSpec.from_mapping(self.cfg, layout=self.source.layout)
+
+    @property
     def prepare_kwargs(self) -> dict[str, Any]:
-        kw = {k: self.cfg[k] for k in _PREPARE_KEYS}
-        kw["streams"] = ("joint",)  # other streams are derived on-device after augmentation
-        return kw
+        return self.spec.prepare_kwargs(streams=("joint",))  # other streams are derived on-device after augmentation
 
     @property
     def streams(self) -> list[str]:
@@ -329,14 +331,8 @@ class SkeletonDataModule(L.LightningDataModule):
             "class_names": list(src.class_names) if src.class_names else None,
             "num_clips": len(src.clips), "train_split": self.cfg.train_split, "val_split": self.cfg.val_split,
             "num_coords": src.num_coords, "streams": self.streams,
-            "input": self.input_spec(),
+            "input": self.spec.to_dict(), "meta": dict(src.meta),
         }
-
-    def input_spec(self) -> dict[str, Any]:
-        """The ``prepare_clip`` arguments that define the model input (what evaluation must reproduce)."""
-        spec = {k: self.cfg[k] for k in _PREPARE_KEYS}
-        spec.update(layout=self.source.layout, streams=self.streams)
-        return spec
 
     # -- datasets --------------------------------------------------------------------------------------
     def cache_mode(self) -> str:

@@ -1,13 +1,19 @@
-"""A CSV logger that survives ``--resume``.
+"""Run logging: a CSV logger that survives ``--resume``, and quiet short runs.
 
 Why: Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` when a new logger opens the same
 directory, so a resumed run would lose the epochs before the interruption. This one keeps the earlier rows
-(dropping any logged after the checkpoint it resumes from) and appends.
+(dropping any logged after the checkpoint it resumes from) and appends. Short runs inside a larger job
+(experiment cells, window models trained for ``analyze``) would otherwise print Lightning's banners
+(devices, tips) every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
@@ -48,3 +54,20 @@ def truncate_metrics(path: str | Path, last_epoch: int) -> None:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Keep Lightning's per-run banners (devices, tips) and the log-interval warning out of the output of a
+    job made of many short runs; warnings and errors still show."""
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "pytorch_lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)

@@ -26,9 +26,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..data.dataset import SkeletonDataset
 from ..errors import CheckpointError, ConfigError
+from ..utils.config import to_plain
 from ..utils.io import write_json
 from .checkpoint import AtomicCheckpointIO, package_versions
-from .config import save_config, to_plain
+from .config import save_config
 from .datamodule import SkeletonDataModule, source_from_dataset
 from .logging import ResumableCSVLogger, truncate_metrics
 
@@ -146,6 +147,7 @@ def run(cfg: DictConfig, *, resume: bool = False, dataset: SkeletonDataset | Non
         warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
         warnings.filterwarnings("ignore", message=".*val_dataloader.*but have no `validation_step`.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
         trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
 
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if hasattr(v, "numel") and v.numel() == 1}

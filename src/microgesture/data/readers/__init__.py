@@ -81,6 +81,40 @@ def detect_kind(path: str | Path) -> str | None:
     return None
 
 
+def locate_dataset(path: str | Path, max_depth: int = 5, max_dirs: int = 500) -> tuple[str, Path] | None:
+    """``(kind, folder)`` of the dataset at ``path`` or, failing that, in the shallowest folder below it that
+    a reader recognises (a dataset's root often holds only ``SOURCE.md`` and ``raw/...``). Catch-all readers
+    (negative priority) only claim ``path`` itself, never a folder found below it."""
+    path = Path(path)
+    kind = detect_kind(path)
+    if kind is not None or not path.is_dir():
+        return (kind, path) if kind is not None else None
+    specific = [r for r in sorted(_READERS.values(), key=lambda r: -r.priority) if r.priority >= 0]
+    level, seen = [path], 0
+    for _ in range(max_depth):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                continue
+            below.extend(subs)
+        for folder in below:
+            seen += 1
+            if seen > max_dirs:
+                return None
+            for info in specific:
+                try:
+                    if info.detect(folder):
+                        return info.kind, folder
+                except (OSError, ValueError):
+                    continue
+        level = below
+        if not level:
+            break
+    return None
+
+
 def open_dataset(
     path: str | Path, kind: str | None = None, *, strict: bool = False, layout: str | None = None,
     **options: Any,
@@ -90,10 +124,11 @@ def open_dataset(
     if not path.exists():
         raise DataError(path, "does not exist")
     if kind is None:
-        kind = detect_kind(path)
-        if kind is None:
-            raise DataError(path, "could not tell what kind of dataset this is; pass --kind "
-                                  f"(known kinds: {', '.join(sorted(_READERS))})")
+        found = locate_dataset(path)
+        if found is None:
+            raise DataError(path, "could not tell what kind of dataset this is (nor of any folder below it); "
+                                  f"pass --kind (known kinds: {', '.join(sorted(_READERS))})")
+        kind, path = found
     return get_reader(kind).read(path, strict=strict, layout=layout, **options)
 
 
@@ -141,4 +176,4 @@ register_reader("native", _read_native, _detect_native,
                 priority=10)
 
 # Reader modules register themselves on import (each calls register_reader); keep these lines last.
-from . import generic, imigue, kard, miga, msr_action3d, ntu, nw_ucla, openpose, smg  # noqa: E402,F401
+from . import generic, imigue, kard, miga, msr_action3d, npy, ntu, nw_ucla, openpose, smg, video  # noqa: E402,F401

@@ -407,19 +407,28 @@ def _detect(path: Path) -> bool:
 def read_openpose_dataset(path: str | Path, *, strict: bool = False, layout: str | None = None,
                           max_persons: int = 1, progress: bool = True, gate: float = 1.0, max_gap: int = 25,
                           **_: Any) -> SkeletonDataset:
-    """A folder of OpenPose JSON as a one-clip-per-video dataset (unlabelled streams)."""
+    """A folder of OpenPose JSON as a one-clip-per-video dataset (unlabelled streams); each stream's reading
+    report is in ``meta["reports"][clip_id]``, what a user should know in ``meta["warnings"]``."""
     path = Path(path)
     videos = list_openpose_files(path)
     if not videos:
         raise DataError(path, "no OpenPose *_keypoints.json files")
-    clips, skipped = [], []
+    clips, skipped, reports, warnings = [], [], {}, []
     for name in sorted(videos):
         clip, report = read_openpose_folder(path, video=name, layout=layout or "openpose_full", strict=strict,
                                             max_persons=max_persons, progress=progress, gate=gate,
                                             max_gap=max_gap)
         clips.append(clip)
         skipped += report.corrupt
-    return SkeletonDataset("openpose", clips[0].meta.layout, clips, None, {}, skipped)
+        reports[clip.meta.clip_id] = report.to_dict()
+        if report.corrupt:
+            warnings.append(f"{name}: {len(report.corrupt)} OpenPose files could not be read and count as missing "
+                            f"frames (first: {report.corrupt[0].path}: {report.corrupt[0].reason})")
+        if report.multi_person_frames and max_persons == 1:
+            warnings.append(f"{name}: {report.multi_person_frames} frames show more than one person; the main "
+                            "person was kept (largest, most confident, most continuous)")
+    return SkeletonDataset("openpose", clips[0].meta.layout, clips, None, {}, skipped,
+                           {"reports": reports, "warnings": warnings})
 
 
 def _register() -> None:

@@ -9,11 +9,8 @@ reaches pretraining.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +23,12 @@ from torch import nn
 
 from ...data.dataset import SkeletonDataset
 from ...errors import ConfigError, DataError
+from ...models import create_model
+from ...training import load_encoder
+from ...training.config import load_config
+from ...training.logging import quiet_lightning
+from ...training.run import run
+from ...utils.config import to_plain
 from ...utils.paths import data_root
 from ..data import InputSpec, LabelledArrays, labelled_arrays, num_classes_of
 from ..features import extract_features
@@ -62,8 +65,7 @@ def load_budget(budget: str) -> DictConfig:
     return OmegaConf.create(res.read_text(encoding="utf-8"))
 
 
-def plain(cfg: Any) -> Any:
-    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else copy.deepcopy(cfg)
+plain = to_plain
 
 
 def finetune_config(section: dict[str, Any], n_train: int | None = None, **extra: Any) -> FinetuneConfig:
@@ -201,29 +203,10 @@ class ExperimentContext:
         return over
 
 
-@contextlib.contextmanager
-def quiet_lightning() -> Iterator[None]:
-    """Hundreds of short runs: keep Lightning's per-run banners (devices, tips) and the log-interval warning
-    out of the experiment log; warnings and errors still show."""
-    logger = logging.getLogger("lightning.pytorch")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def pretrain_encoder(ctx: ExperimentContext, dataset: str, overrides: dict[str, Any], out: Path
                      ) -> tuple[nn.Module, dict[str, Any]]:
     """Self-supervised pretraining on ``dataset``'s training split with ``microgesture.training``; returns the
     trained encoder and its checkpoint metadata. A finished run in ``out`` is reused (resume)."""
-    from ...training import load_encoder
-    from ...training.config import load_config
-    from ...training.run import run
-
     last = out / "checkpoints" / "last.ckpt"
     done = out / "metrics.json"
     if not done.exists():
@@ -231,10 +214,7 @@ def pretrain_encoder(ctx: ExperimentContext, dataset: str, overrides: dict[str, 
         request.setdefault("data", {}).update(path=dataset, train_split="train", val_split=None)
         if dataset == "synthetic":  # record the generator options, so the checkpoint says which set it saw
             request["data"]["synthetic"] = {"seed": 0, **plain(ctx.budget.datasets.get("synthetic") or {})}
-        req_path = out.parent / f"{out.name}_request.yaml"
-        req_path.parent.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(request), req_path)
-        cfg = load_config("pretrain", req_path)  # schema defaults <- this request, validated
+        cfg = load_config("pretrain", request)  # schema defaults <- this request, validated
         with quiet_lightning():
             run(cfg, resume=last.exists(), dataset=ctx.train_only(dataset))
     return load_encoder(last)
@@ -243,7 +223,7 @@ def pretrain_encoder(ctx: ExperimentContext, dataset: str, overrides: dict[str, 
 def probe_encoder(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, Any], dataset: str, seed: int,
                   protocols: tuple[str, ...] = ("linear", "knn")) -> dict[str, Any]:
     """Frozen-encoder evaluation on the dataset's official split: the linear probe (reported) and kNN."""
-    spec = InputSpec.for_encoder(encoder, meta)
+    spec = InputSpec.from_checkpoint(meta, encoder)
     prep = ctx.prepared(dataset, spec)
     cfg = ctx.protocol_config(seed)
     out: dict[str, Any] = {"split": prep.split_name, "num_train": int(prep.train.y.size),
@@ -266,7 +246,6 @@ def probe_encoder(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, An
 def supervised_baseline(ctx: ExperimentContext, model_spec: dict[str, Any], dataset: str, seed: int
                         ) -> dict[str, Any]:
     """A randomly initialised encoder + linear head trained on the full training split (fine-tune loop)."""
-    from ...models import create_model
 
     ds = ctx.dataset(dataset)
     spec = InputSpec(layout=ds.layout, num_frames=int(ctx.budget.num_frames), **ctx.input_options(dataset))

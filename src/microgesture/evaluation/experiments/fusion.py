@@ -61,7 +61,7 @@ def spatial_share(ctx: ExperimentContext, encoder: nn.Module, meta: dict[str, An
     learned gate. Why a separate pass: evaluation reads the backbone features, which never run the gate."""
     if getattr(encoder, "fusion_name", None) not in ("stb_weight", "stb_graph"):
         return None
-    x = ctx.prepared(dataset, InputSpec.for_encoder(encoder, meta)).test.x
+    x = ctx.prepared(dataset, InputSpec.from_checkpoint(meta, encoder)).test.x
     alpha_s = extract_features(encoder, x, device=ctx.device, read=lambda enc, b: enc(b)["alpha"][:, :1])
     return float(alpha_s.mean()) if alpha_s.size else None
 

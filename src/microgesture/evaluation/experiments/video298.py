@@ -203,7 +203,7 @@ class Runner:
                 directory: Path) -> dict[str, np.ndarray]:
         if cell.condition == "ssl":
             encoder, meta = pretrain_encoder(ctx, p["pretrain_on"], p["pretrain"], directory / "pretrain")
-            spec = InputSpec.for_encoder(encoder, meta)
+            spec = InputSpec.from_checkpoint(meta, encoder)
         else:
             from ...models import create_model
 

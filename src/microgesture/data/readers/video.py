@@ -22,15 +22,19 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ..data.clip import Clip, ClipMeta
-from ..data.layouts import get_layout
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
+from ...utils.quiet import native_stderr_silenced
+from ..clip import DEFAULT_FPS, Clip, ClipMeta
+from ..dataset import SkeletonDataset
+from ..layouts import get_layout
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +185,6 @@ def extract_video(
     frames before the break and records ``decode_error``. A video in which no person is ever found
     gives an all-NaN stream and a warning in ``stats.warnings`` (never an error: the caller reports it).
     """
-    import time
-
     path = Path(path)
     if stride < 1:
         raise ConfigError(f"frame stride must be at least 1, got {stride}")
@@ -215,10 +217,10 @@ def extract_video(
         total = vs.frames or (int(stats.duration_s * stats.fps) if stats.duration_s and stats.fps else None)
         if total and max_frames:
             total = min(total, max_frames * stride)
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"pose {path.name}", unit="frame", disable=not progress, mininterval=0.5)
-        with HolisticExtractor(min_detection_confidence=min_detection_confidence, hands=hands) as extract:
+        bar_opts = {"total": total, "desc": f"pose {path.name}", "unit": "frame", "disable": not progress,
+                    "mininterval": 0.5}
+        with native_stderr_silenced(), tqdm(**bar_opts) as bar, \
+                HolisticExtractor(min_detection_confidence=min_detection_confidence, hands=hands) as extract:
             frames = container.decode(vs)
             while True:
                 try:
@@ -243,7 +245,6 @@ def extract_video(
                 del rgb, frame  # the picture goes no further than the pose graph
                 if max_frames and len(raw) >= max_frames:
                     break
-        bar.close()
     if not raw:
         raise DataError(path, "contains no decodable video frames")
     arr = np.stack(raw)
@@ -254,8 +255,8 @@ def extract_video(
     stats.frames_with_right_hand = int(np.isfinite(arr[:, _N_POSE + _N_HAND, 0]).sum())
     stats.wall_s = time.perf_counter() - t0
     if not stats.fps or not math.isfinite(stats.fps):
-        stats.warnings.append("the container states no frame rate; 25 fps is assumed for timings")
-        stats.fps = 25.0
+        stats.warnings.append(f"the container states no frame rate; {DEFAULT_FPS:g} fps is assumed for timings")
+        stats.fps = DEFAULT_FPS
     if stats.decode_error:
         stats.warnings.append(f"the video is damaged: {stats.decode_error}; the frames before it are used")
     if stats.frames_with_person == 0:
@@ -273,3 +274,26 @@ def extract_video(
                              frame_stride=stride)
     clip.meta.extra["video"] = stats.to_dict()
     return clip, stats
+
+
+def read_video_dataset(path: str | Path, *, strict: bool = False, layout: str | None = None, stride: int = 1,
+                       max_frames: int | None = None, hands: bool = True, progress: bool = True,
+                       **_: Any) -> SkeletonDataset:
+    """A video as a one-stream dataset (``mediapipe_holistic``); what the extractor saw is in
+    ``meta["reports"][clip_id]`` and its warnings in ``meta["warnings"]``."""
+    if layout not in (None, HOLISTIC):
+        raise DataError(path, f"videos are read as {HOLISTIC}; convert afterwards instead of layout={layout!r}")
+    clip, stats = extract_video(path, stride=stride, max_frames=max_frames, hands=hands, progress=progress)
+    return SkeletonDataset("video", HOLISTIC, [clip], None, {}, [],
+                           {"reports": {clip.meta.clip_id: stats.to_dict()}, "warnings": list(stats.warnings)})
+
+
+def _register() -> None:
+    from . import register_reader
+
+    register_reader("video", read_video_dataset, is_video_file,
+                    f"a video file ({', '.join(VIDEO_SUFFIXES[:4])}, ...): poses by MediaPipe Holistic, frames dropped",
+                    priority=8)
+
+
+_register()

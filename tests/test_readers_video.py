@@ -15,8 +15,8 @@ require_module("skimage")
 
 from microgesture.data.convert import convert_clip  # noqa: E402
 from microgesture.errors import ConfigError, DataError  # noqa: E402
-from microgesture.pipeline.sample_video import write_blank_video, write_person_video, write_video  # noqa: E402
-from microgesture.pipeline.video import extract_video, landmarks_to_clip  # noqa: E402
+from microgesture.data.sample_video import write_blank_video, write_person_video, write_video  # noqa: E402
+from microgesture.data.readers.video import extract_video, landmarks_to_clip  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,33 +1,34 @@
-"""Online recognition: windows, normalisation (== prepare_clip), frame scores, event decoding, training, checkpoints."""
+"""Online recognition: windows (data.windows), batched preparation (== prepare_clip), frame scores and event
+decoding (models.decoding), window models trained by the training stage and their one checkpoint format."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from microgesture.data.clip import Clip, ClipMeta
+from microgesture.data.inputs import InputSpec, prepare_clip
 from microgesture.data.synthetic import CLASS_NAMES, make_interview_stream
-from microgesture.data.transforms import prepare_clip
-from microgesture.errors import CheckpointError, ConfigError, DataError
-from microgesture.pipeline.online import (
+from microgesture.data.windows import (
     BACKGROUND,
-    EVENT_COLUMNS,
-    OnlineConfig,
-    TrainConfig,
-    WindowModel,
     extract_windows,
-    frame_labels,
-    frame_scores,
-    labels_to_events,
-    normalise_windows,
-    recognize_stream,
-    train_window_classifier,
     training_windows,
+    window_dataset,
     window_starts,
 )
+from microgesture.errors import CheckpointError, ConfigError, DataError
+from microgesture.models.decoding import EVENT_COLUMNS, frame_labels, frame_scores, labels_to_events
+from microgesture.training.checkpoint import load_checkpoint
+from microgesture.training.windows import (
+    OnlineConfig,
+    load_window_model,
+    recognize_stream,
+    train_window_model,
+)
 
-TINY = TrainConfig(encoder="tcn", encoder_options={"channels": [32, 32]}, epochs=8, per_event=6, lr=5e-3)
+TINY = ["model.channels=[32,32]", "trainer.max_epochs=8", "optim.lr=5e-3"]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,9 @@ def streams():
 
 
 @pytest.fixture(scope="module")
-def tiny_model(streams):
-    return train_window_classifier(streams, list(CLASS_NAMES), window=24, config=TINY, progress=False)
+def tiny_model(streams, tmp_path_factory):
+    return train_window_model(streams, list(CLASS_NAMES), out=tmp_path_factory.mktemp("window") / "run", window=24,
+                              overrides=TINY, label_space="synthetic", progress=False)
 
 
 def test_window_starts_cover_every_frame():
@@ -63,7 +65,7 @@ def test_extract_windows_matches_slicing_and_pads_short_streams():
     assert short.shape == (1, 16, 22, 2) and np.isnan(short[0, 10:]).all()
 
 
-def test_normalise_windows_equals_prepare_clip_per_window():
+def test_prepare_windows_equals_prepare_clip_per_window():
     clip, _ = make_interview_stream(seed=3, duration_s=20)
     x = clip.keypoints[0].copy()
     x[40:60, 1] = np.nan  # centre joint missing at the start of some windows
@@ -72,11 +74,15 @@ def test_normalise_windows_equals_prepare_clip_per_window():
     x[200:230, 5] = np.nan
     st = np.array([0, 40, 50, 90, 101, 110, 190, 200, 205])
     w = extract_windows(x, st, 24)
-    ours = normalise_windows(w, "imigue22")
+    spec = InputSpec("imigue22", num_frames=24)
+    ours = spec.prepare_windows(w)
+    assert ours.shape == (len(st), 1, 24, 22, 2)
     for i, a in enumerate(st):
         c = Clip(x[None, a:a + 24], ClipMeta("w", layout="imigue22"))
-        ref = prepare_clip(c, num_frames=24, center=True, scale=True)[0]
+        ref = prepare_clip(c, num_frames=24, center=True, scale=True)
         np.testing.assert_allclose(ours[i], ref, rtol=1e-5, atol=1e-5, equal_nan=True)
+    with pytest.raises(ConfigError, match="single-person spec of 24 frames"):
+        InputSpec("imigue22", num_frames=32).prepare_windows(w)
 
 
 def test_frame_scores_average_the_covering_windows():
@@ -124,45 +130,74 @@ def test_recognize_stream_finds_events_and_never_on_missing_frames(streams, tiny
     kp = clip.keypoints.copy()
     kp[:, 300:600] = np.nan  # the person leaves for 12 s
     clip = clip.with_(keypoints=kp)
-    res = recognize_stream(clip, tiny_model, OnlineConfig(window=24, stride=4, threshold=0.3))
+    res = recognize_stream(clip, tiny_model, OnlineConfig(stride=4, threshold=0.3))
     assert list(res.events.columns) == EVENT_COLUMNS
     assert len(res.events) >= 1
     overlap = (res.events["start_frame"] < 600) & (res.events["end_frame"] >= 300)
     assert not overlap.any()
     assert (res.events["end"] > res.events["start"]).all()
     assert set(res.events["label_name"]) <= set(tiny_model.class_names[:-1])
+    assert all("window model" in e["text"] for e in res.events["evidence"])
     s = res.summary()
     assert s["frames"] == clip.num_frames and s["frames_observed"] == clip.num_frames - 300
 
 
 def test_recognize_stream_rejects_mismatches(tiny_model):
     clip, _ = make_interview_stream(seed=1, duration_s=10)
-    with pytest.raises(ConfigError, match="24-frame windows"):
-        recognize_stream(clip, tiny_model, OnlineConfig(window=32))
+    with pytest.raises(DataError, match="layout"):
+        recognize_stream(clip.with_(meta=ClipMeta("x", layout="coco17"), keypoints=clip.keypoints[:, :, :17],
+                                    scores=None), tiny_model)
     two = clip.with_(keypoints=np.concatenate([clip.keypoints] * 2), scores=None)
     with pytest.raises(DataError, match="one person"):
         recognize_stream(two, tiny_model)
 
 
-def test_checkpoint_roundtrip_and_bad_checkpoints(tmp_path, tiny_model, streams):
-    p = tiny_model.save(tmp_path / "m.pt")
-    back = WindowModel.load(p)
-    assert back.class_names == tiny_model.class_names and back.window == 24
+def test_window_checkpoint_is_a_training_checkpoint_with_its_input_spec(tmp_path, tiny_model):
+    meta = load_checkpoint(tiny_model.path)["microgesture"]
+    assert meta["task"] == "supervised" and meta["data"]["input"]["num_frames"] == 24
+    assert meta["data"]["meta"]["window"]["class_labels"][-1] == -1
+    back = load_window_model(tiny_model.path)
+    assert back.class_names == tiny_model.class_names and back.window == 24 and back.label_space == "synthetic"
+    assert back.spec == tiny_model.spec
     x = np.random.default_rng(0).normal(size=(5, 1, 24, 22, 2)).astype(np.float32)
     np.testing.assert_allclose(back.predict_proba(x), tiny_model.predict_proba(x), rtol=1e-5, atol=1e-6)
-    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="bad.pt"):
-        WindowModel.load(tmp_path / "bad.pt")
-    import torch
-
-    torch.save({"kind": "something else"}, tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match="not an online window classifier"):
-        WindowModel.load(tmp_path / "other.pt")
+    (tmp_path / "bad.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="bad.ckpt"):
+        load_window_model(tmp_path / "bad.ckpt")
+    torch.save({"kind": "something else"}, tmp_path / "other.ckpt")
+    with pytest.raises(CheckpointError, match="not a microgesture checkpoint"):
+        load_window_model(tmp_path / "other.ckpt")
 
 
-def test_training_needs_events():
+def test_a_clip_classifier_is_refused_as_a_window_model(tmp_path):
+    """A supervised checkpoint trained on segmented clips has no background class: analyze must refuse it."""
+    from microgesture.data.synthetic import make_mg_dataset
+    from microgesture.training.config import load_config
+    from microgesture.training.run import run
+
+    ds = make_mg_dataset(seed=0, clips_per_class=4, num_frames=(16, 20))
+    cfg = load_config("supervised", {"data": {"path": "synthetic", "num_frames": 16, "batch_size": 8,
+                                              "val_split": None},
+                                     "model": {"name": "tcn", "channels": [8]}, "out": str(tmp_path / "clf"),
+                                     "trainer": {"max_epochs": 1, "progress_bar": False, "log_every_n_steps": 1}})
+    ckpt = run(cfg, dataset=ds)["checkpoint"]
+    with pytest.raises(CheckpointError, match="train-detector"):
+        load_window_model(ckpt)
+
+
+def test_window_dataset_balances_background_and_records_classes(streams):
+    ds = window_dataset(streams, list(CLASS_NAMES), window=24, per_event=3, max_background_ratio=1.0)
+    labels = ds.labels()
+    bg = len(ds.class_names) - 1
+    assert ds.class_names[-1] == BACKGROUND and (labels == bg).sum() <= (labels != bg).sum()
+    win = ds.meta["window"]
+    assert win["class_labels"] == [0, 2, 4, -1] and win["window"] == 24
+    assert all(c.num_frames == 24 and c.meta.frame_range[1] - c.meta.frame_range[0] == 23 for c in ds.clips)
+
+
+def test_training_needs_events(tmp_path):
     clip, ev = make_interview_stream(seed=0, duration_s=20)
     with pytest.raises(ConfigError):
-        train_window_classifier([(clip, ev.iloc[:0])], list(CLASS_NAMES), window=24, config=TINY, progress=False)
+        train_window_model([(clip, ev.iloc[:0])], list(CLASS_NAMES), out=tmp_path / "r", window=24, progress=False)
     with pytest.raises(ConfigError):
         OnlineConfig(smooth="gaussian").validate()
