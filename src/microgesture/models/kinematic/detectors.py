@@ -90,12 +90,24 @@ class Context:
         return self.cached("sc", lambda: self.body.shoulder_centre)
 
     def hand_points(self, side: str) -> np.ndarray:
-        return self.cached(("hand", side), lambda: self.body.pts(self.body.jm.hands[side]))
+        """``[T, P, C]`` this hand's points. Layouts with only a wrist (BODY_25, COCO) get virtual points along
+        the forearm's direction (``body.virtual_hand`` × forearm length): the fingers reach past the wrist,
+        and a wrist alone would never get close enough to the face to count as touching it."""
+        def f():
+            b = self.body
+            pts = b.pts(b.jm.hands[side])
+            el = b.jm.get(f"{side}.elbow")
+            if pts.shape[1] > 2 or el is None or b.jm.get(f"{side}.wrist") is None:
+                return pts
+            w, e = b.role(f"{side}.wrist"), b.pos(el)
+            virtual = [w + np.float32(k) * (w - e) for k in self.cfg.body.virtual_hand]
+            return np.concatenate([pts, np.stack(virtual, 1)], axis=1)
+        return self.cached(self.key(f"hand_{side}", "body.virtual_hand"), f)
 
     def hand_centre(self, side: str) -> np.ndarray:
         def f():
             with _quiet():
-                c = np.nanmean(self.hand_points(side), axis=1)
+                c = np.nanmean(self.body.pts(self.body.jm.hands[side]), axis=1)
             w = self.body.role(f"{side}.wrist")
             return np.where(np.isfinite(c), c, w)
         return self.cached(("hand_centre", side), f)
@@ -548,9 +560,13 @@ def detect_arms_akimbo(ctx: Context) -> ClassOutput:
     cfg, b = ctx.cfg.arms_akimbo, ctx.body
     per = {}
     for s, sign in (("Right", -1.0), ("Left", 1.0)):
-        d = np.linalg.norm(b.role(f"{s}.wrist") - b.role(f"{s}.hip"), axis=-1)
-        out_by = sign * (b.role(f"{s}.elbow")[:, 0] - b.role(f"{s}.shoulder")[:, 0])
-        per[s] = np.where(out_by >= cfg.min_elbow_out, d, np.nan)
+        w, hip, el, sh = (b.role(f"{s}.{r}") for r in ("wrist", "hip", "elbow", "shoulder"))
+        d = np.linalg.norm(w - hip, axis=-1)
+        elbow_out = sign * (el[:, 0] - sh[:, 0])  # elbow outside its shoulder
+        elbow_wide = sign * (el[:, 0] - w[:, 0])  # and outside its wrist: the arm is bent out to the side
+        at_waist = w[:, 1] - hip[:, 1]  # the waist is above the hip joint; a hand on the lap or thigh is not
+        ok = (elbow_out >= cfg.min_elbow_out) & (elbow_wide >= cfg.min_elbow_out) & (at_waist >= cfg.min_wrist_above_hip)
+        per[s] = np.where(ok, d, np.nan)
     value, side = _both_sides(ctx, per, higher=False)
     jm = b.jm
     return _simple(ctx, "arms akimbo", value, higher=False, gate=np.isfinite(value),
@@ -692,11 +708,11 @@ def detect_illustrative(ctx: Context) -> ClassOutput:
     out = _simple(ctx, "illustrative", value, higher=True, gate=np.isfinite(value), event_ok=moved,
                   joints=[jm.get("Right.wrist"), jm.get("Left.wrist")], measure="hand distance from its resting place",
                   unit="shoulder widths",
-                  text=lambda v, d: f"hand lifted {_fmt(v)} shoulder widths from rest and moved, for {d:.1f} s")
+                  text=lambda v, d: f"hand moved {_fmt(v)} shoulder widths away from where it rests for {d:.1f} s")
     for ev in out.events:
         s = _dominant(side, slice(ev.start, ev.end + 1))
-        ev.evidence["text"] = (f"{_side_word(s)} hand lifted {_fmt(ev.evidence['value'])} shoulder widths from its "
-                               f"resting place and moved (not touching the body) for {ev.evidence['duration_s']:.1f} s")
+        ev.evidence["text"] = (f"{_side_word(s)} hand moved {_fmt(ev.evidence['value'])} shoulder widths away from where "
+                               f"it rests, not to the head, for {ev.evidence['duration_s']:.1f} s")
     return out
 
 
