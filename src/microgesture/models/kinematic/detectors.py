@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ...data.mg_classes import MG_INDEX
 from .body import SIDES, Body, _quiet
@@ -80,8 +79,7 @@ class Context:
         vals = []
         for d in dotted:
             sec, _, k = d.partition(".")
-            node = self.cfg[sec] if not k else self.cfg[sec][k]
-            vals.append(repr(OmegaConf.to_container(node) if isinstance(node, (DictConfig, ListConfig)) else node))
+            vals.append(repr(sorted(self.cfg[sec].items()) if not k else self.cfg[sec][k]))
         return (name, *vals)
 
     # -- common signals --------------------------------------------------------------------------------
