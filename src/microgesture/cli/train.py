@@ -29,7 +29,12 @@ from pathlib import Path
 
 import typer
 
+from ..data.recordings import ReadOptions
 from ..errors import ConfigError
+from ..training.config import load_config
+from ..training.detectors import METHODS
+from ..training.detectors import train_detector as run_train_detector
+from ..training.run import CONFIG_FILE, run
 from .common import JSON_HELP, emit
 
 DEFAULT_CONFIG = {"pretrain": "pretrain_stb", "supervised": "train_supervised"}
@@ -39,6 +44,7 @@ def register(app: typer.Typer) -> None:
     ctx = {"allow_extra_args": False}
     app.command("pretrain", context_settings=ctx)(pretrain)
     app.command("train", context_settings=ctx)(train)
+    app.command("train-detector")(train_detector)
 
 
 def _overrides(
@@ -59,9 +65,6 @@ def _overrides(
 
 def _run(task: str, config: str | None, resume: bool, out: Path | None, overrides: list[str],
          as_json: bool, quiet: bool) -> None:
-    from ..training.config import load_config
-    from ..training.run import CONFIG_FILE, run
-
     if resume:
         if out is None:
             raise ConfigError("--resume needs --out RUN_DIR (the run to continue)")
@@ -135,3 +138,35 @@ train = _command(
     aug_help="Augmentation: none (default), mg, action, or a list.",
     fusion_help="For a dual-stream encoder: stb_weight | concat | ...",
 )
+
+
+def train_detector(
+    recording: list[Path] = typer.Option(..., "--recording", "-r", help="A recording (video, OpenPose folder, "
+                                                                      "skeleton file); repeat, one per --annotations."),
+    annotations: list[Path] = typer.Option(..., "--annotations", "-a", help="Its annotations: ELAN .eaf, a CSV of "
+                                                                          "start,end,label, or an iMiGUE label file."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    method: str = typer.Option("thresholds", help=f"{' | '.join(METHODS)}: fit the kinematic detectors' thresholds "
+                                                  "(few labels) or train a window model (more labels)."),
+    window: int = typer.Option(32, help="Window model: frames per window."),
+    fps: float | None = typer.Option(None, help="Frame rate for recordings that state none (default 25)."),
+    seed: int = typer.Option(0),
+    overrides: list[str] = typer.Argument(None, help="Window model: train_window config overrides key=value.",
+                                          show_default=False),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train a detector on annotated recordings; its `model` path is what `microgesture analyze --model` takes.
+
+    The review cycle: analyze → correct events.eaf in ELAN → train-detector on the corrections → analyze.
+    """
+    if len(recording) != len(annotations):
+        raise ConfigError(f"give one --annotations per --recording ({len(recording)} recordings, "
+                          f"{len(annotations)} annotation files)")
+    res = run_train_detector(list(zip(recording, annotations, strict=True)), out, method=method, window=window,
+                             overrides=list(overrides or []), seed=seed,
+                             read=ReadOptions(fps=fps, progress=not as_json), progress=not as_json)
+    if as_json:
+        emit(res, True)
+        return
+    emit({k: v for k, v in res.items() if k in ("method", "model", "events", "seconds", "classes")}, False,
+         title="microgesture train-detector")

@@ -109,7 +109,13 @@ SMG_TO_MG: dict[int, int | None] = _table({
     16: "illustrative",
 })
 
-LABEL_SPACES = {"imigue": IMIGUE_TO_MG, "smg": SMG_TO_MG}
+# The synthetic generator's classes (data.synthetic.CLASS_NAMES) -> MG class: its skeletons act these out.
+SYNTHETIC_TO_MG: dict[int, int | None] = _table({
+    0: "touch face", 1: "touch head", 2: "fold arms", 3: "hands together", 4: "shake shoulders", 5: "touch face",
+    6: "touch neck", 7: "hands together", 8: "illustrative",
+})
+
+LABEL_SPACES = {"imigue": IMIGUE_TO_MG, "smg": SMG_TO_MG, "synthetic": SYNTHETIC_TO_MG}
 
 
 def to_mg_class(label_space: str, label: int) -> int | None:

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter, uniform_filter1d
 
+from ..data.annotations import write_eaf
+from ..data.windows import BACKGROUND
 from ..errors import ConfigError
 from ..utils.io import atomic_write, write_json
 
@@ -126,10 +128,13 @@ class Recognition:
                 "per_class": {str(k): int(v) for k, v in counts.items()}, "timings_s": self.timings,
                 "settings": self.settings, **self.extra}
 
-    def write(self, out_dir: str | Path, stem: str = "events") -> dict[str, Path]:
-        """``<stem>.csv`` (evidence as JSON text) and ``<stem>.json`` (events, settings, summary), atomically."""
+    def write(self, out_dir: str | Path, stem: str = "events", media: str | Path | None = None) -> dict[str, Path]:
+        """``<stem>.csv`` (evidence as JSON text), ``<stem>.json`` (events, settings, summary) and ``<stem>.eaf``
+        (ELAN: one tier per class, evidence as the annotation value, ``media`` linked), each atomically."""
         out_dir = Path(out_dir)
         csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
+        tiers = [n for n in self.class_names if n != BACKGROUND]
+        eaf_path = write_eaf(self.events, out_dir / f"{stem}.eaf", media=media, class_names=tiers)
         table = self.events.copy()
         if "evidence" in table.columns:
             table["evidence"] = [json.dumps(e, sort_keys=True, default=str) if isinstance(e, dict) else e
@@ -137,4 +142,4 @@ class Recognition:
         with atomic_write(csv_path, "w", encoding="utf-8", newline="") as fh:
             table.to_csv(fh, index=False)
         write_json(json_path, {"summary": self.summary(), "events": self.events.to_dict(orient="records")})
-        return {"csv": csv_path, "json": json_path}
+        return {"csv": csv_path, "json": json_path, "eaf": eaf_path}

@@ -6,8 +6,8 @@ statistics, the skeleton replay if there is one, warnings). The main result is t
 be produced the analysis status is ``failed`` (the CLI exits non-zero); if only a later stage fails (e.g. no
 LLM available) the status is ``partial``.
 
-Stages: ``read input`` (any kind the reader registry knows, ``video`` and ``npy`` included) → ``skeletons``
-(the main person, in the layout it was read) → ``recognition`` (the recogniser converts by joint name to what
+Stages: ``read input`` (any kind the reader registry knows, ``video`` and ``npy`` included; ``data.recordings``)
+→ ``skeletons`` (the main person, in the layout it was read) → ``recognition`` (the recogniser converts by joint name to what
 it needs) → ``ground truth`` (optional) → ``emotion`` → ``report``. :class:`Analyzer` loads the recogniser and
 the reasoner once, so a batch of recordings pays for them once per worker.
 """
@@ -24,28 +24,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..data.clip import DEFAULT_FPS, Clip
+from ..data.annotations import read_annotations, to_mg_classes
 from ..data.dataset import SkeletonDataset
 from ..data.mg_classes import LABEL_SPACES
 from ..data.native import write_native
-from ..data.readers import get_reader, locate_dataset, open_dataset
-from ..data.readers.imigue import load_annotations
+from ..data.recordings import ReadOptions, main_person_stream, read_stream
 from ..emotion.reasoners.llamacpp import LlamaCppReasoner
 from ..emotion.reasoners.openai_compat import LLMConfig, OpenAICompatReasoner
 from ..emotion.scenario import ScenarioBuilder
 from ..emotion.timeline import MGEvent, Timeline
-from ..errors import ConfigError, DataError, MicrogestureError
+from ..errors import ConfigError, MicrogestureError
 from ..evaluation.online_metrics import evaluate_streams
 from ..models.decoding import Recognition
 from ..report.html import ReportData, render_report
 from ..training.windows import OnlineConfig
 from ..utils.io import write_json
 from .recognizers import Recognizer, load_recognizer
-from .tracking import fill_short_gaps, select_main_person
 
 log = logging.getLogger(__name__)
 
@@ -99,102 +96,13 @@ class AnalysisFailed(MicrogestureError):
     """The main result (the MG timeline) could not be produced; a partial report was written."""
 
 
-# ------------------------------------------------------------------------------------------------
-# reading
-
-
-def detect_input(path: str | Path) -> str:
-    """The reader kind of ``path`` (``video``, ``openpose``, ``native``, ``pyskl``, ``npy``, ...)."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(p, "does not exist")
-    if p.is_file() and p.stat().st_size == 0:
-        raise DataError(p, "is an empty file")
-    if p.is_dir() and not any(p.iterdir()):
-        raise DataError(p, "is an empty folder: no OpenPose *_keypoints.json files, no native store")
-    found = locate_dataset(p, max_depth=0)
-    if found is None:
-        raise DataError(p, "is not an input microgesture can read: give a video (.mp4, .mov, .avi, ...), an "
-                           "OpenPose JSON folder, a native store folder, a PYSKL .pkl or a .npy skeleton array")
-    return found[0]
-
-
-def read_input(path: Path, kind: str, opts: AnalyzeOptions, info: dict[str, Any], warnings: list[str]) -> Clip:
-    """One stream from ``path`` through the reader of ``kind`` (any layout, possibly several persons)."""
-    get_reader(kind)  # an unknown --kind fails here, with the list of known kinds
-    options = {"video": {"stride": opts.stride, "max_frames": opts.max_frames, "hands": opts.hands,
-                         "progress": opts.progress},
-               "npy": {"fps": opts.fps},
-               "openpose": {"max_persons": 1, "progress": opts.progress}}.get(kind, {})
-    ds: SkeletonDataset = open_dataset(path, kind, layout=opts.layout, **options)
-    n = len(ds)
-    if n == 0:
-        raise DataError(path, f"holds no clips ({len(ds.skipped)} unreadable)")
-    if not -n <= opts.clip_index < n:
-        raise DataError(path, f"holds {n} clips; clip index {opts.clip_index} is out of range")
-    if n > 1:
-        warnings.append(f"the input holds {n} clips; clip {opts.clip_index} is analysed (choose another with --clip)")
-    clip = ds.clips[opts.clip_index]
-    info[kind] = {"dataset": ds.name, "clips": n, "skipped": len(ds.skipped),
-                  **(ds.meta.get("reports") or {}).get(clip.meta.clip_id, {})}
-    info[kind].pop("corrupt", None)
-    warnings.extend(ds.meta.get("warnings") or [])
-    if opts.fps is not None:
-        clip.meta.fps = float(opts.fps)
-    elif clip.meta.fps is None:
-        warnings.append(f"the input states no frame rate; {DEFAULT_FPS:g} fps is assumed (set --fps)")
-    return clip
-
-
-def to_analysis_stream(clip: Clip, opts: AnalyzeOptions, info: dict[str, Any], warnings: list[str]) -> Clip:
-    """The main person (layout kept; NaN where unseen), optionally with short gaps bridged."""
-    where = clip.meta.source or clip.meta.clip_id
-    if clip.num_frames == 0:
-        raise DataError(where, "the skeleton stream has no frames")
-    if clip.num_persons > 1:
-        clip, track = select_main_person(clip)
-        info["tracking"] = track.to_dict()
-    if opts.gap_fill:
-        clip, filled = fill_short_gaps(clip, opts.gap_fill)
-        info["gap_fill"] = {"max_gap": opts.gap_fill, "joint_frames_filled": filled}
-        warnings.append(f"gaps of up to {opts.gap_fill} frames were bridged by linear interpolation "
-                        f"({filled} joint-frames)")
-    seen = np.isfinite(clip.keypoints[0]).all(-1).any(-1)
-    info.update(frames=int(clip.num_frames), frames_with_person=int(seen.sum()), visible_rate=float(seen.mean()),
-                joint_missing_rate=float(clip.missing_rate()), layout=clip.meta.layout, fps=clip.fps)
-    if not seen.any():
-        raise DataError(where, f"no person is visible in any of the {clip.num_frames} frames; there is nothing "
-                               "to recognise")
-    if seen.mean() < 0.5:
-        warnings.append(f"the person is visible in only {seen.mean():.0%} of the frames")
-    return clip
+def read_options(opts: AnalyzeOptions) -> ReadOptions:
+    return ReadOptions(kind=opts.kind, stride=opts.stride, max_frames=opts.max_frames, hands=opts.hands, fps=opts.fps,
+                       layout=opts.layout, clip_index=opts.clip_index, gap_fill=opts.gap_fill, progress=opts.progress)
 
 
 # ------------------------------------------------------------------------------------------------
 # ground truth (optional) and emotion
-
-
-def read_truth(path: str | Path, clip: Clip) -> pd.DataFrame:
-    """Ground-truth events for this stream: an events CSV, or iMiGUE's labels CSV (rows of this video)."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(path, f"cannot read ground-truth events: {e}") from None
-    if {"video_id", "class"} <= set(df.columns):
-        ann = load_annotations(path)
-        vid = str(clip.meta.clip_id)
-        if not vid.isdigit():
-            raise DataError(path, f"is an iMiGUE labels file but the input {vid!r} is not an iMiGUE video id")
-        df = ann[ann["video_id"] == int(vid)][["start_frame", "end_frame", "label", "label_name"]]
-        df = df.assign(label_space="imigue")
-    need = {"start_frame", "end_frame", "label"}
-    if not need <= set(df.columns):
-        raise DataError(path, f"ground-truth events need columns {sorted(need)}")
-    if "label_name" not in df.columns:
-        df = df.assign(label_name=df["label"].astype(str))
-    fps = clip.fps
-    return df.assign(start=df["start_frame"] / fps, end=(df["end_frame"] + 1) / fps).reset_index(drop=True)
 
 
 def make_reasoner(name: str):
@@ -223,15 +131,12 @@ def reason_about(reasoner: Any, result: Recognition, duration_s: float, setting:
 
 
 def score_against_truth(online: Recognition, truth: pd.DataFrame, label_space: str | None) -> dict[str, Any]:
-    """Online metrics of the timeline against annotated events, in the recogniser's label space (dataset
-    labels are mapped onto the MG class set when the recogniser speaks it); class-agnostic scores only
-    when the two vocabularies cannot be matched."""
-    space = truth["label_space"].iloc[0] if "label_space" in truth.columns and len(truth) else None
-    if space is not None and label_space == "mg" and space in LABEL_SPACES:
-        table = LABEL_SPACES[space]
-        mapped = truth["label"].map(lambda v: table.get(int(v)))
-        truth = truth[mapped.notna()].assign(label=mapped.dropna().astype(np.int64))
-        space = "mg"
+    """Online metrics of the timeline against annotated events, in the recogniser's label space (dataset labels
+    are mapped onto the MG class set when the recogniser speaks it); only class-agnostic scores when the two
+    vocabularies cannot be matched."""
+    space = str(truth["label_space"].iloc[0]) if "label_space" in truth.columns and len(truth) else label_space
+    if label_space == "mg" and space != "mg" and space in LABEL_SPACES:
+        truth, space = to_mg_classes(truth), "mg"
     scores = evaluate_streams([(online.events, truth)])
     if space is not None and label_space not in (None, space):
         return {"note": f"the recogniser predicts {label_space} classes and the annotations are {space} classes: "
@@ -308,13 +213,11 @@ class Analyzer:
 
         try:
             with stage("read input") as rec:
-                kind = opts.kind or detect_input(path)
-                info["kind"] = kind
-                raw = read_input(path, kind, opts, info, warnings)
-                rec["detail"] = (f"{kind}: {raw.num_frames} frames, layout {raw.meta.layout}, "
+                raw = read_stream(path, read_options(opts), info, warnings)
+                rec["detail"] = (f"{info['kind']}: {raw.num_frames} frames, layout {raw.meta.layout}, "
                                  f"{raw.num_persons} person slot(s)")
             with stage("skeletons") as rec:
-                clip = to_analysis_stream(raw, opts, info, warnings)
+                clip = main_person_stream(raw, read_options(opts), info, warnings)
                 state["clip"] = data.clip = clip
                 data.duration_s = clip.num_frames / clip.fps
                 rec["detail"] = f"{clip.meta.layout}, person visible in {info['visible_rate']:.0%} of frames"
@@ -334,13 +237,13 @@ class Analyzer:
                 online = recognizer.recognize(clip)
                 state["online"] = online
                 data.events = online.events
-                files = online.write(out_dir)
+                files = online.write(out_dir, media=clip.meta.source)
                 result.files.update({k: str(v) for k, v in files.items()})
                 rec["detail"] = f"{len(online.events)} events ({recognizer.name})"
                 data.provenance["recognition"] = online.summary()
             if opts.truth:
                 with stage("ground truth", main=False) as rec:
-                    truth = read_truth(opts.truth, clip)
+                    truth = read_annotations(opts.truth, fps=clip.fps, recording=str(clip.meta.clip_id))
                     data.truth = truth
                     data.metrics = score_against_truth(online, truth, recognizer.label_space)
                     rec["detail"] = f"{len(truth)} annotated events"

@@ -1,9 +1,11 @@
-"""What turns a skeleton stream into an MG timeline: a trained window model, behind one small interface.
+"""What turns a skeleton stream into an MG timeline: kinematic detectors or a trained window model, behind one
+small interface.
 
-Why an interface: ``analyze`` (and a batch of recordings) must not care whether the timeline comes from a
-window classifier trained on annotated streams or from another recogniser; each takes the main person's
-stream in whatever layout it was read, converts it to what it needs by joint name, and returns an
-:class:`~microgesture.models.decoding.Recognition` whose events carry their evidence.
+Why an interface: ``analyze`` (and a batch of recordings) must not care whether the timeline comes from the
+kinematic detectors (rules over named joints, ``models.kinematic``) or from a window classifier trained on
+annotated streams; each takes the main person's stream in whatever layout it was read, converts it to what it
+needs by joint name, and returns a :class:`~microgesture.models.decoding.Recognition` whose events carry their
+evidence.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 
 from ..data.clip import Clip
 from ..data.convert import convert_clip, list_conversions
+from ..data.mg_classes import MG_CLASS_NAMES
 from ..errors import ConfigError, DataError
-from ..models.decoding import Recognition
+from ..models.decoding import EVENT_COLUMNS, Recognition
+from ..models.kinematic import DetectorConfig, detect_events, load_detector_config
 from ..training.windows import (
     OnlineConfig,
     WindowModel,
@@ -83,15 +87,56 @@ class WindowRecognizer:
         return {"recognizer": self.name, "source": self.source, "settings": self.config.to_dict(), **d}
 
 
+@dataclass
+class DetectorRecognizer:
+    """The kinematic detectors (``models.kinematic``) on the stream as read: no training data, every event backed
+    by the body geometry or motion that fired it; classes the layout cannot define are listed, not guessed."""
+
+    config: DetectorConfig = field(default_factory=lambda: load_detector_config(None))
+    source: str = "packaged thresholds"
+    name: str = "kinematic detectors"
+
+    @property
+    def label_space(self) -> str:
+        return "mg"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(MG_CLASS_NAMES)
+
+    def recognize(self, clip: Clip) -> Recognition:
+        res = detect_events(clip, self.config)
+        fps = res.fps
+        events = res.events.assign(start=((res.events["start_frame"] - res.frame_offset) / fps).round(3),
+                                   end=((res.events["end_frame"] + 1 - res.frame_offset) / fps).round(3))
+        events = events[list(EVENT_COLUMNS)].reset_index(drop=True)
+        observed = np.isfinite(clip.keypoints[0]).all(-1).any(-1)
+        return Recognition(events, res.frame_scores, observed, list(MG_CLASS_NAMES), fps, self.name,
+                           {"thresholds": self.source}, dict(res.timings),
+                           {"cannot_tell": dict(res.cannot_tell), "notes": list(res.notes), "layout": res.layout})
+
+    def describe(self) -> dict[str, Any]:
+        return {"recognizer": self.name, "source": self.source, "classes": self.class_names,
+                "label_space": self.label_space,
+                "method": "rules over named joints in body units (contact, posture, periodic motion) with "
+                          "hysteresis and minimum durations; thresholds in models/kinematic/thresholds.yaml"}
+
+
 def load_recognizer(spec: str | Path | None, *, online: OnlineConfig | None = None,
                     progress: bool = True) -> Recognizer:
-    """The recogniser named by ``spec``: a window-model checkpoint path, or ``synthetic`` (the cached window
-    model trained on synthetic streams)."""
-    if spec is None or str(spec) == "synthetic":
+    """The recogniser named by ``spec``: ``None`` or ``detectors`` (the kinematic detectors with the packaged
+    thresholds), a detector thresholds ``.yaml`` (overrides, e.g. from ``train-detector --method thresholds``),
+    a window-model checkpoint, or ``synthetic`` (the cached window model trained on synthetic streams)."""
+    if spec is None or str(spec) == "detectors":
+        return DetectorRecognizer()
+    if str(spec) == "synthetic":
         wm = synthetic_window_model(progress=progress)
         return WindowRecognizer(wm, online or OnlineConfig(), f"window model trained on synthetic streams ({wm.path})",
                                 "synthetic window model")
     path = Path(spec)
     if not path.exists():
-        raise ConfigError(f"--model {spec}: no such file (give a window-model checkpoint or 'synthetic')")
+        raise ConfigError(f"--model {spec}: no such file (give a window-model checkpoint, a detector thresholds "
+                          "YAML, 'detectors' or 'synthetic')")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return DetectorRecognizer(load_detector_config(path), f"thresholds {path}")
     return WindowRecognizer(load_window_model(path), online or OnlineConfig(), f"checkpoint {path}")

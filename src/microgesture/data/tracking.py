@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import median_filter
 
-from ..data.clip import Clip
 from ..errors import ConfigError
+from .clip import DEFAULT_FPS, Clip
+from .layouts import get_layout
 
 
 @dataclass
@@ -90,8 +91,6 @@ def select_main_person(clip: Clip, *, smooth_s: float = 2.0, gate: float = 1.0) 
     """
     kp = clip.keypoints
     m, t, v, _ = kp.shape
-    from ..data.layouts import get_layout
-
     center = get_layout(clip.meta.layout).center_index if clip.meta.layout else 0
     if m == 1:
         seen = np.isfinite(kp[0]).all(-1).any(-1)
@@ -104,7 +103,7 @@ def select_main_person(clip: Clip, *, smooth_s: float = 2.0, gate: float = 1.0) 
     any_seen = seen.any(0)
     ref = np.where(any_seen[:, None], anchor[best, frames], np.nan)
     ref_size = np.where(any_seen, size[best, frames], np.nan)
-    fps = clip.meta.fps or 25.0
+    fps = clip.meta.fps or DEFAULT_FPS
     width = max(1, int(round(smooth_s * fps)) | 1)  # odd window
     ref = median_filter(_ffill_bfill(ref), size=(width, 1), mode="nearest")
     ref_size = median_filter(_ffill_bfill(ref_size[:, None]), size=(width, 1), mode="nearest")[:, 0]

@@ -8,7 +8,7 @@ import pytest
 from microgesture.data.clip import Clip, ClipMeta
 from microgesture.data.synthetic import make_interview_stream
 from microgesture.errors import ConfigError
-from microgesture.pipeline.tracking import fill_short_gaps, select_main_person
+from microgesture.data.tracking import fill_short_gaps, select_main_person
 
 
 def _two_people(t=200, seed=0):
