@@ -201,3 +201,31 @@ def test_training_needs_events(tmp_path):
         train_window_model([(clip, ev.iloc[:0])], list(CLASS_NAMES), out=tmp_path / "r", window=24, progress=False)
     with pytest.raises(ConfigError):
         OnlineConfig(smooth="gaussian").validate()
+
+
+def test_ssl_pretraining_on_unlabelled_stream_windows_then_fine_tuning(tmp_path, streams):
+    from microgesture.data.windows import stream_windows
+    from microgesture.training.checkpoint import load_encoder
+    from microgesture.training.windows import pretrain_on_streams
+
+    clips = [c for c, _ in streams]
+    ds = stream_windows(clips, window=24, stride=12)
+    assert ds.class_names is None and all(c.meta.label is None for c in ds.clips)
+    assert all(c.num_frames == 24 for c in ds.clips) and len(ds) >= 2 * (90 * 25 - 24) // 12
+    ckpt = pretrain_on_streams(clips, out=tmp_path / "pre", window=24, stride=12, threads=1, progress=False,
+                               overrides=["trainer.max_epochs=1", "model.spatial.channels=[8,8,8]",
+                                          "model.temporal.hidden_size=16"])
+    assert pretrain_on_streams(clips, out=tmp_path / "pre", window=24) == ckpt  # a finished run is reused
+    pretrained, _ = load_encoder(ckpt)
+    wm = train_window_model(streams, list(CLASS_NAMES), out=tmp_path / "ft", window=24, init_from=ckpt,
+                            overrides=["trainer.max_epochs=1", "optim.lr=1e-9"], progress=False)
+    meta = load_checkpoint(wm.path)["microgesture"]
+    assert meta["config"]["supervised"]["init_from"] == ckpt
+    assert meta["encoder_config"]["name"] == "dual_stream"
+    # with a vanishing learning rate the fine-tuned encoder still holds the pretrained weights
+    for (k, a), b in zip(pretrained.state_dict().items(), wm.model.encoder.state_dict().values(), strict=True):
+        if a.is_floating_point() and "running" not in k and "num_batches" not in k:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    with pytest.raises(CheckpointError, match="24-frame windows, not 32"):
+        train_window_model(streams, list(CLASS_NAMES), out=tmp_path / "bad", window=32, init_from=ckpt,
+                           progress=False)

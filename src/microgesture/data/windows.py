@@ -159,3 +159,31 @@ def window_dataset(
                        "positive_windows": int(len(pos)), "background_windows": int(len(bgi))}}
     ids = [c.meta.clip_id for c in clips]
     return SkeletonDataset("windows", layout, clips, class_list, {"train": ids}, [], meta)
+
+
+def stream_windows(streams: Sequence[Clip], *, window: int, stride: int, min_observed: float = 0.5) -> SkeletonDataset:
+    """Every ``stride``-th window of unlabelled single-person streams, as an unlabelled dataset (the input of
+    self-supervised pretraining on a user's own recordings); windows that mostly miss the person are dropped."""
+    if not streams:
+        raise ConfigError("no streams to cut windows from")
+    layout = streams[0].meta.layout
+    clips: list[Clip] = []
+    for clip in streams:
+        where = clip.meta.source or clip.meta.clip_id
+        if clip.meta.layout != layout:
+            raise DataError(where, f"layout {clip.meta.layout!r} differs from the first stream's {layout!r}")
+        if clip.num_persons != 1:
+            raise DataError(where, f"windows need one person per stream, got {clip.num_persons}")
+        starts = window_starts(clip.num_frames, window, stride)
+        w = extract_windows(clip.keypoints[0], starts, window)
+        for j in np.flatnonzero(observed_fraction(w) >= min_observed):
+            start = clip.first_frame + int(starts[j])
+            meta = ClipMeta(clip_id=f"{clip.meta.clip_id}@{start}", dataset="windows", source=clip.meta.source,
+                            fps=clip.meta.fps, frame_range=(start, start + window - 1), layout=layout)
+            clips.append(Clip(w[j][None], meta))
+    if not clips:
+        raise ConfigError(f"the streams yield no {window}-frame window in which the person is seen")
+    ids = [c.meta.clip_id for c in clips]
+    return SkeletonDataset("stream-windows", layout, clips, None, {"train": ids}, [],
+                           {"windows": {"window": int(window), "stride": int(stride),
+                                        "streams": [c.meta.clip_id for c in streams]}})

@@ -104,7 +104,11 @@ _PRETRAIN = {
     "knn": {"enabled": False, "k": 20, "temperature": 0.1, "every_n_epochs": 5, "split": None},
 }
 
-_SUPERVISED = {"supervised": {"label_smoothing": 0.0, "class_weights": False}}
+_SUPERVISED = {"supervised": {
+    "label_smoothing": 0.0,
+    "class_weights": False,
+    "init_from": None,  # a pretraining checkpoint whose encoder initialises the classifier's (fine-tuning)
+}}
 
 OPEN_SECTIONS = ("model", "augment", "data.synthetic")
 

@@ -19,6 +19,7 @@ from ..data.layouts import get_layout
 from ..errors import ConfigError
 from ..models import build_from_config
 from .base import SkeletonModule
+from .checkpoint import load_encoder
 
 
 class SupervisedModule(SkeletonModule):
@@ -35,6 +36,10 @@ class SupervisedModule(SkeletonModule):
             model_cfg = {"name": "classifier", "encoder": model_cfg}
         model_cfg["num_classes"] = self.num_classes
         self.model = build_from_config(model_cfg)
+        init = self.cfg.supervised.get("init_from")
+        if init:  # fine-tuning: the pretrained encoder's weights, checked against this architecture
+            load_encoder(init, model=self.model.encoder)
+            self.model.train()
         self.augment = build_augmentation(self.cfg.augment.spec, get_layout(self.layout_name),
                                           coords=int(data_info.get("num_coords") or 3))
         weight = None

@@ -29,7 +29,7 @@ from ..data.clip import Clip
 from ..data.inputs import InputSpec
 from ..data.synthetic import CLASS_NAMES, make_interview_stream
 from ..data.transforms import fill_missing
-from ..data.windows import extract_windows, observed_fraction, window_dataset, window_starts
+from ..data.windows import extract_windows, observed_fraction, stream_windows, window_dataset, window_starts
 from ..errors import CheckpointError, ConfigError, DataError, MicrogestureError
 from ..models.decoding import (
     EVENT_COLUMNS,
@@ -42,13 +42,13 @@ from ..models.decoding import (
 from ..utils.io import atomic_write
 from ..utils.paths import cache_dir
 from ..utils.threads import torch_threads
-from .checkpoint import load_classifier
+from .checkpoint import META_KEY, load_checkpoint, load_classifier
 from .config import load_config
 from .logging import quiet_lightning
 from .run import run
 
-__all__ = ["OnlineConfig", "WindowModel", "load_window_model", "recognize_stream", "synthetic_window_model",
-           "train_window_model"]
+__all__ = ["OnlineConfig", "WindowModel", "load_window_model", "pretrain_on_streams", "recognize_stream",
+           "synthetic_window_model", "train_window_model"]
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ def train_window_model(
     per_event: int = 6,
     background_stride: int | None = None,
     max_background_ratio: float = 3.0,
+    init_from: str | Path | None = None,
     threads: int | None = 1,
     progress: bool = True,
 ) -> WindowModel:
@@ -175,8 +176,10 @@ def train_window_model(
 
     ``streams`` are single-person clips with their events (``start_frame, end_frame, label`` in source
     frames). The run (checkpoints, metrics) goes to ``out`` (a temporary folder when not given); the
-    returned model reads ``out/checkpoints/last.ckpt``. ``threads``: torch threads while training (the
-    models are small; one thread is fastest on a shared CPU).
+    returned model reads ``out/checkpoints/last.ckpt``. ``init_from``: a pretraining checkpoint (e.g.
+    :func:`pretrain_on_streams`) whose encoder architecture and weights the classifier starts from
+    (fine-tuning). ``threads``: torch threads while training (the models are small; one thread is fastest
+    on a shared CPU).
     """
     ds = window_dataset(streams, class_names, window=window, per_event=per_event,
                         background_stride=background_stride, max_background_ratio=max_background_ratio,
@@ -187,12 +190,56 @@ def train_window_model(
     cfg = load_config("supervised", config, [f"data.num_frames={int(window)}", f"seed={int(seed)}",
                                              f"out={out}", f"trainer.progress_bar={bool(progress)}",
                                              "data.max_persons=1", *overrides])
+    if init_from is not None:
+        cfg.model = _pretrained_encoder_config(init_from, window)
+        cfg.supervised.init_from = str(init_from)
     t0 = time.perf_counter()
     with quiet_lightning(), torch_threads(threads):
         result = run(cfg, dataset=ds)
     wm = load_window_model(result["checkpoint"])
     wm.info["train_seconds"] = round(time.perf_counter() - t0, 2)
     return wm
+
+
+def _pretrained_encoder_config(path: str | Path, window: int) -> dict[str, Any]:
+    meta = load_checkpoint(path)[META_KEY]
+    if meta.get("task") != "pretrain":
+        raise CheckpointError(f"{path}: init_from needs a pretraining checkpoint, this one is {meta.get('task')!r}")
+    enc = dict(meta["encoder_config"])
+    if int(enc.get("num_frames") or window) != int(window):
+        raise CheckpointError(f"{path}: the encoder was pretrained on {enc.get('num_frames')}-frame windows, "
+                              f"not {window}")
+    return enc
+
+
+def pretrain_on_streams(
+    streams: Sequence[Clip],
+    *,
+    out: str | Path,
+    window: int = 32,
+    stride: int = 8,
+    config: str | Path | Mapping[str, Any] = "pretrain_window",
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+    threads: int | None = None,
+    progress: bool = True,
+) -> str:
+    """Self-supervised STB pretraining (MoCo, ``configs/pretrain_window.yaml``) on every ``stride``-th window of
+    unlabelled streams; returns the checkpoint that :func:`train_window_model` can start from (``init_from``).
+    A finished run in ``out`` is reused."""
+    out = Path(out)
+    last = out / "checkpoints" / "last.ckpt"
+    if (out / "metrics.json").is_file() and last.is_file():
+        return str(last)
+    ds = stream_windows(streams, window=window, stride=stride)
+    batch = int(load_config("pretrain", config, overrides).data.batch_size)
+    queue = max(batch, (min(1024, len(ds)) // batch) * batch)  # a multiple of the batch, at most ~one epoch of keys
+    cfg = load_config("pretrain", config, [f"data.num_frames={int(window)}", f"seed={int(seed)}", f"out={out}",
+                                           f"trainer.progress_bar={bool(progress)}", f"moco.queue_size={queue}",
+                                           *overrides])
+    with quiet_lightning(), torch_threads(threads):
+        result = run(cfg, dataset=ds, resume=last.is_file())
+    return str(result["checkpoint"])
 
 
 def synthetic_window_model(seed: int = 0, *, streams: int = 6, duration_s: float = 300.0, epochs: int = 10,
