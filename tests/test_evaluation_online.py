@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from microgesture.evaluation.online import evaluate_imigue_video
+from microgesture.evaluation.online import evaluate_video298
 from microgesture.evaluation.online_metrics import (
     PUBLISHED_ONLINE,
     detection_scores,
@@ -85,13 +85,17 @@ def test_published_numbers_are_the_readme_ones():
 
 
 @pytest.mark.real_data
-def test_video298_within_video_evaluation(video298_dir, imigue_labels_csv, tmp_path):
-    r = evaluate_imigue_video(video298_dir, imigue_labels_csv, run_dir=tmp_path / "run", train_fraction=0.6,
-                              progress=False, overrides=("trainer.max_epochs=3",))
+def test_video298_rows_at_the_mg_class_level(video298_dir, imigue_labels_csv, tmp_path):
+    r = evaluate_video298(video298_dir, imigue_labels_csv, tmp_path, train_fraction=0.6, progress=False,
+                          methods=("default", "within"), finetune_epochs=2)
     assert r["train_events"] + r["test_events"] + r["dropped_events"] == 56
     assert r["test_events"] >= 10 and "within-video" in r["protocol"]
-    for key in ("detection", "detection_class_agnostic", "smg_online"):
-        assert key in r["scores"]
-    s = r["scores"]["smg_online"]
-    assert s["n_gt"] == r["test_events"] and s["n_pred"] == r["predicted_events"]
-    assert 0.0 <= s["f1"] <= 1.0
+    rows = {row["method"]: row for row in r["rows"]}
+    default = next(row for m, row in rows.items() if m.startswith("default"))
+    within = next(row for m, row in rows.items() if "pre-cut frames (iMiGUE classes)" in m)
+    for row in (default, within):
+        assert row["gt_events"] == r["test_events"] and row["part"] == "after cut"
+        for key in ("det_f1@0.5", "det_f1_agnostic@0.5", "f1"):
+            assert 0.0 <= row[key] <= 1.0
+        assert row["det_f1@0.5"] <= row["det_f1_agnostic@0.5"]  # a class-aware match is also an agnostic one
+    assert "det_f1@0.5_imigue_classes" in within
