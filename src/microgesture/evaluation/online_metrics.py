@@ -177,11 +177,6 @@ def evaluate_streams(pairs: list[tuple[pd.DataFrame, pd.DataFrame]], iou_thresho
     }
 
 
-def published_table(dataset: str) -> list[dict]:
-    """Published online baselines for ``SMG`` or ``iMiGUE`` as rows ``{method, rec, acc, f1}``."""
-    return [{"method": m, "rec": r, "acc": a, "f1": f} for m, (r, a, f) in PUBLISHED_ONLINE[dataset].items()]
-
-
 def split_stream_events(events: pd.DataFrame, cut: int) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Events wholly before frame ``cut`` (train), wholly from ``cut`` on (test), and the number dropped
     because they straddle the cut."""

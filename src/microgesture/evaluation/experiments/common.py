@@ -279,8 +279,3 @@ def seeds_list(ctx: ExperimentContext, seeds: int | None) -> list[int]:
     if n < 1:
         raise ConfigError(f"--seeds must be >= 1, got {n}")
     return list(range(n))
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
