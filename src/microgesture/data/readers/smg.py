@@ -22,7 +22,7 @@ SMG_TEST_SUBJECTS = frozenset(range(36, 41))
 SMG_FPS = 30.0  # Kinect v2
 
 # 17 class names in label order, as listed by Leedeng/Visual-Text-MG ``Sample_data/Clip_label.csv``
-# (shared/docs/paper-notes.md §4.2). That the order matches SMG's label ids 0-16 is NOT verified
+# (docs/design-notes.md §3). That the order matches SMG's label ids 0-16 is NOT verified
 # against the authors' release; treat the names as descriptive, the integer labels as authoritative.
 SMG_CLASS_NAMES: tuple[str, ...] = (
     "Turtling neck and shoulder", "Rubbing eyes and forehead", "Folding arms",
