@@ -85,7 +85,7 @@ def test_llama_cpp_server_through_the_user_client(llama_server, tmp_path):
     from microgesture.emotion.cache import ResponseCache
     from microgesture.emotion.reasoners.openai_compat import LLMConfig, OpenAICompatReasoner
 
-    cfg = LLMConfig(base_url=llama_server, model="smollm2", max_tokens=200, concurrency=1, timeout_s=300)
+    cfg = LLMConfig(base_url=llama_server, model="smollm2", max_tokens=400, concurrency=1, timeout_s=300)
     with ResponseCache(tmp_path / "c.sqlite") as cache:
         r = OpenAICompatReasoner(cfg, cache=cache)
         assert "smollm2" in r.list_models()
@@ -107,7 +107,12 @@ def test_in_process_llamacpp_constrained_json():
 
     from microgesture.emotion.reasoners.llamacpp import LlamaCppReasoner
 
-    r = LlamaCppReasoner(gguf, n_ctx=2048, max_tokens=200, n_threads=1)  # 1 thread: fastest on a busy CI box
-    (p,) = r.predict(_scenarios()[:1])
-    assert p.parse_mode == "schema" and p.valid and is_valid(json.loads(p.raw))
+    r = LlamaCppReasoner(gguf, n_ctx=2048, max_tokens=400, n_threads=1)  # 1 thread: fastest on a busy CI box
+    (sc,) = _scenarios()[:1]
+    (p,) = r.predict([sc])
+    assert p.parse_mode == "schema" and p.valid and is_valid(json.loads(p.raw), sc.schema)
     assert p.completion_tokens > 0 and p.latency_s > 0
+    # the grammar allows only listed event ids; whether the citations hold is the grounding check's call
+    assert {e["event_id"] for e in json.loads(p.raw)["evidence"]} <= set(sc.shown)
+    assert p.grounding is not None and isinstance(p.grounding["usable"], bool)
+    assert p.grounding["usable"] or p.grounding["problems"]

@@ -15,7 +15,8 @@ from microgesture.emotion.reasoners.openai_compat import LLMConfig, OpenAICompat
 from microgesture.emotion.scenario import ScenarioBuilder
 from microgesture.emotion.timeline import MGEvent, Timeline
 
-ANSWER = {"valence": "positive", "arousal": "low", "confidence": 0.6, "evidence": ["head up"],
+ANSWER = {"valence": "positive", "arousal": "low", "confidence": 0.6,
+          "evidence": [{"event_id": "e1", "time": "00:01", "class": "touch face", "reading": "a brief self-touch"}],
           "rationale": "Expansive posture."}
 
 
@@ -40,8 +41,9 @@ class ScriptedServer:
                 with outer.lock:
                     outer.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
                     step = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
-                if step == "ok":
-                    content = json.dumps({**ANSWER, "rationale": body["messages"][-1]["content"][-40:]})
+                if step in ("ok", "fixed"):  # fixed: ANSWER verbatim; ok: its rationale varies with the prompt
+                    content = json.dumps(ANSWER if step == "fixed" else
+                                         {**ANSWER, "rationale": body["messages"][-1]["content"][-40:]})
                     self._send(200, {"choices": [{"message": {"role": "assistant", "content": content}}],
                                      "usage": {"prompt_tokens": 100, "completion_tokens": 20}})
                 elif step == "500":

@@ -12,7 +12,8 @@ from microgesture.emotion.reasoners.parsing import first_json_object, parse_answ
 from microgesture.emotion.schema import ANSWER_SCHEMA, is_valid, validation_errors
 from microgesture.errors import DataError
 
-GOOD = {"valence": "negative", "arousal": "high", "confidence": 0.7, "evidence": ["bite nails x4"],
+GOOD = {"valence": "negative", "arousal": "high", "confidence": 0.7,
+        "evidence": [{"event_id": "e1", "time": "00:03", "class": "bite nails", "reading": "tension"}],
         "rationale": "Frequent self-touch."}
 
 

@@ -56,11 +56,12 @@ def test_real_prompts_are_identity_free(imigue_labels_csv):
 def test_conditions_render_what_they_promise():
     tl = _tl("5", "positive", "g1", [(3.0, 4.5, "bite nails"), (8.0, 9.0, "touch face"), (70, 71, "head up")])
     ctx = SETTINGS["press_conference"].context
-    texts = {c: ScenarioBuilder(condition=c).build(tl).messages[1]["content"] for c in CONDITIONS}
+    texts = {c: ScenarioBuilder(condition=c, setting="press_conference").build(tl).messages[1]["content"]
+             for c in CONDITIONS}
     assert ctx in texts["context_only"] and "bite nails" not in texts["context_only"]
-    assert ctx not in texts["mg_only"] and "00:03 (1.5 s) bite nails" in texts["mg_only"]
+    assert ctx not in texts["mg_only"] and "e1 00:03 (1.5 s) bite nails" in texts["mg_only"]
     assert not re.search(r"tennis|match|press|interview", texts["mg_only"], re.IGNORECASE)
-    assert ctx in texts["context_mg"] and "01:10 (1.0 s) head up" in texts["context_mg"]
+    assert ctx in texts["context_mg"] and "e3 01:10 (1.0 s) head up" in texts["context_mg"]
     assert "Gesture glossary" in texts["context_mg"] and describe("bite nails").movement in texts["context_mg"]
     for t in texts.values():
         assert "valence" in t and "JSON" in t

@@ -19,50 +19,25 @@ import numpy as np
 
 from ..errors import ConfigError
 from .descriptions import describe
-from .schema import ANSWER_SCHEMA
-from .timeline import Timeline
+from .schema import EVIDENCE_FIELDS, MAX_EVIDENCE, answer_schema
+from .settings import DEFAULT_SETTING, SETTINGS, Setting, get_setting
+from .timeline import MGEvent, Timeline, event_ids
+
+__all__ = ["CONDITIONS", "SETTINGS", "Scenario", "ScenarioBuilder", "Setting", "mmss", "summarize"]
 
 Condition = Literal["context_only", "mg_only", "context_mg"]
 CONDITIONS: tuple[str, ...] = ("context_only", "mg_only", "context_mg")
 MG_CONDITIONS = frozenset({"mg_only", "context_mg"})
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    context: str
-    question: str
-    positive_hint: str
-    negative_hint: str
-
-
-SETTINGS: dict[str, Setting] = {s.name: s for s in (
-    Setting("press_conference",
-            "A professional tennis player is answering journalists' questions at a post-match press "
-            "conference of a Grand Slam tournament.",
-            "Infer the player's hidden emotional state during the press conference.",
-            "positive (e.g. the player most likely won the match)",
-            "negative (e.g. the player most likely lost the match)"),
-    Setting("job_interview",
-            "A candidate is answering an interviewer's questions in a job interview.",
-            "Infer the candidate's hidden emotional state during the interview.",
-            "positive (comfortable, confident)", "negative (uneasy, under pressure)"),
-    Setting("stress_test",
-            "A participant is being filmed during a standardised stress test (public speaking and mental "
-            "arithmetic in front of an evaluating panel) or a matched relaxed baseline session.",
-            "Infer whether the participant is in a relaxed or a stressed state.",
-            "positive (relaxed session)", "negative (stressed session)"),
-    Setting("deception_interview",
-            "A person is being questioned in an interview where they may be concealing information.",
-            "Infer the person's hidden emotional state; consider whether behaviour suggests concealment.",
-            "positive (at ease, likely truthful)", "negative (tense, possibly concealing)"),
-)}
-
 SYSTEM_PROMPT = (
     "You are an expert in nonverbal behaviour and affective computing. Micro-gestures are brief, mostly "
     "unintentional body movements (self-touches, posture shifts, fidgeting) that can leak hidden emotions. "
-    "Reason carefully, treat every cue as weak evidence, and reply with one JSON object only."
+    "Reason carefully, treat every cue as weak evidence, cite only events that are listed, and reply with one "
+    "JSON object only."
 )
+# the question asked when no situational context may be shown (condition mg_only)
+NEUTRAL_SETTING = DEFAULT_SETTING
 
 
 def mmss(seconds: float) -> str:
@@ -127,6 +102,13 @@ class Scenario:
     # the same prompt with this video's observations replaced by "N/A" (contextual calibration, Zhao et al.
     # 2021); identical to ``messages`` when the condition shows no observations
     content_free_messages: list[dict[str, str]] | None = field(default=None, repr=False)
+    setting: str = DEFAULT_SETTING  # whose question and answer labels the prompt uses
+    schema: dict[str, Any] | None = field(default=None, repr=False)  # the answer schema for this prompt
+    shown: dict[str, MGEvent] = field(default_factory=dict, repr=False)  # event id -> event, as listed
+
+    @property
+    def answer_setting(self) -> Setting:
+        return get_setting(self.setting)
 
     @property
     def prompt_sha(self) -> str:
@@ -165,28 +147,35 @@ class ScenarioBuilder:
 
     # -- public -----------------------------------------------------------------------------------------
     def build(self, timeline: Timeline) -> Scenario:
-        setting = SETTINGS[self.setting or timeline.setting]
+        setting = get_setting(self.setting or timeline.setting)
+        answer = get_setting(NEUTRAL_SETTING) if self.condition == "mg_only" else setting
         shots = self._select_examples(timeline) if self.few_shot else []
         shows_mg = self.condition in MG_CONDITIONS
-        messages = self._messages(setting, shots, self._observation_block(timeline) if shows_mg else "")
-        content_free = self._messages(setting, shots, "Observations: N/A") if shows_mg else messages
+        shown = dict(zip(event_ids(timeline), timeline.events, strict=True)) if shows_mg else {}
+        shown = dict(list(shown.items())[: self.max_events])
+        schema = answer_schema(answer.name, list(shown) or None, [e.label_name for e in shown.values()] or None)
+        messages = self._messages(setting, answer, shots, self._observation_block(timeline) if shows_mg else "",
+                                  bool(shown))
+        content_free = self._messages(setting, answer, shots, "Observations: N/A", False) if shows_mg \
+            else messages
         vid = timeline.video_id
         sid = f"{vid}|{self.condition}|{self.mg_source}|k{self.few_shot}"
         return Scenario(sid, vid, self.condition, self.mg_source, messages, timeline.target, timeline,
-                        [t.video_id for t in shots], content_free)
+                        [t.video_id for t in shots], content_free, answer.name, schema, shown)
 
     def build_all(self, timelines: Sequence[Timeline]) -> list[Scenario]:
         return [self.build(t) for t in timelines]
 
     # -- blocks -----------------------------------------------------------------------------------------
-    def _messages(self, setting: Setting, shots: Sequence[Timeline], observations: str) -> list[dict[str, str]]:
+    def _messages(self, setting: Setting, answer: Setting, shots: Sequence[Timeline], observations: str,
+                  has_events: bool) -> list[dict[str, str]]:
         user = "\n\n".join(p for p in (
             self._context_block(setting),
-            self._examples_block(shots),
+            self._examples_block(shots, answer),
             ("The case to assess:\n" if shots else "") + observations
             if self.condition in MG_CONDITIONS else
             "No behavioural observations are available for this case; answer from the context alone.",
-            self._question_block(setting),
+            self._question_block(answer, has_events),
         ) if p)
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
@@ -217,9 +206,11 @@ class ScenarioBuilder:
             return "\n".join(lines)
         if tl.events:
             shown = tl.events[: self.max_events]
-            lines.append("Timeline (start mm:ss, duration, gesture):")
-            lines += [f"{mmss(e.start_s)} ({e.duration_s:.1f} s) {e.label_name}"
-                      + (f" [p={e.score:.2f}]" if e.source == "predicted" else "") for e in shown]
+            lines.append("Timeline (event id, start mm:ss, duration, gesture[, what was measured]):")
+            lines += [f"{eid} {mmss(e.start_s)} ({e.duration_s:.1f} s) {e.label_name}"
+                      + (f" [p={e.score:.2f}]" if e.source == "predicted" else "")
+                      + (f" - {e.evidence['text']}" if e.evidence and e.evidence.get("text") else "")
+                      for eid, e in zip(event_ids(len(shown)), shown, strict=True)]
             if len(tl.events) > len(shown):
                 lines.append(f"... {len(tl.events) - len(shown)} later events omitted (counted in the summary).")
         else:
@@ -230,25 +221,35 @@ class ScenarioBuilder:
             lines += [f"- {n}: {describe(n).text()}" for n in names]
         return "\n".join(lines)
 
-    def _question_block(self, setting: Setting) -> str:
-        if self.condition == "mg_only":  # no situational hints at all: the gestures must carry the decision
-            question = "Infer the person's hidden emotional state from the observed micro-gestures."
-            pos, neg = "positive (pleasant, satisfied)", "negative (unpleasant, frustrated)"
+    def _question_block(self, answer: Setting, has_events: bool) -> str:
+        """The question and the answer format, in the words of the answer's setting."""
+        keys = [answer.key, *(["arousal"] if answer.asks_arousal else []), "confidence", "evidence", "rationale"]
+        lines = [answer.question if self.condition != "mg_only" else
+                 "Infer how the person feels from the observed micro-gestures alone.",
+                 f"Reply with one JSON object with exactly these keys: {', '.join(keys)}.",
+                 f"- {answer.key}: {answer.label_text()}"]
+        if answer.asks_arousal:
+            lines.append('- arousal: "low", "medium" or "high"')
+        lines.append("- confidence: a number from 0 to 1")
+        if has_events:
+            lines.append(f"- evidence: 1 to {MAX_EVIDENCE} listed events you relied on, each an object with the "
+                         f"keys {', '.join(EVIDENCE_FIELDS)}: the event's id, its start time and its gesture "
+                         "copied from the timeline, and what it suggests in this case")
+        elif self.condition in MG_CONDITIONS:
+            lines.append("- evidence: an empty list (no events were observed)")
         else:
-            question, pos, neg = setting.question, setting.positive_hint, setting.negative_hint
-        return (f"{question}\nvalence is {pos} or {neg}; arousal is low, medium or high; confidence is a number "
-                "from 0 to 1; evidence lists up to 5 of the observed gestures that you relied on (empty if none); "
-                "rationale is one or two sentences of your own.\n"
-                f"Reply with one JSON object with exactly these keys: {', '.join(ANSWER_SCHEMA['properties'])}.")
+            lines.append("- evidence: an empty list (no observations are available)")
+        lines.append("- rationale: one or two sentences in your own words")
+        return "\n".join(lines)
 
-    def _examples_block(self, shots: Sequence[Timeline]) -> str:
+    def _examples_block(self, shots: Sequence[Timeline], answer: Setting) -> str:
         if not shots:
             return ""
         blocks = ["Worked examples from other recordings (outcome known):"]
         for i, t in enumerate(shots, 1):
             body = self._observation_block(t, compact=True) if self.condition in MG_CONDITIONS else \
                 "(no observations)"
-            blocks.append(f"Example {i}:\n{body}\nAnswer: valence = {t.target}")
+            blocks.append(f"Example {i}:\n{body}\nAnswer: {answer.key} = {answer.label_of(str(t.target))}")
         return "\n".join(blocks)
 
     def _select_examples(self, tl: Timeline) -> list[Timeline]:

@@ -4,11 +4,15 @@ Why: the emotion stage must never see who the person is. A :class:`Timeline` hol
 happened *when* (plus the setting), so a scenario built from it cannot leak names, subject ids or
 nationalities. ``meta`` carries bookkeeping for evaluation only (``video_id``, the CV ``group`` and the
 ``target`` label); builders copy nothing else, and the scenario builder never renders ``meta``.
+
+Events are identified as ``e1, e2, ...`` in :class:`Timeline` order (start, then end time; ties keep their
+input order): :func:`event_ids` is the one rule, shared by prompts, grounded evidence and the report's anchors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..data.mg_classes import IMIGUE_TO_MG, MG_CLASS_NAMES
 from ..errors import DataError
 
 Source = Literal["annotation", "predicted"]
@@ -31,6 +36,9 @@ class MGEvent:
     label_name: str
     score: float = 1.0
     source: Source = "annotation"
+    # what the detector measured, for people: at least ``text`` ("right hand within 0.21 shoulder widths of
+    # the chin for 1.6 s") when the detector gives one; never read by learned reasoners
+    evidence: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def duration_s(self) -> float:
@@ -39,13 +47,18 @@ class MGEvent:
 
 @dataclass
 class Timeline:
-    """Events sorted by start time, the observed duration, and the setting name (a scenario template)."""
+    """Events sorted by start time, the observed duration, and the setting name (a scenario template).
+
+    ``visible_s``: seconds in which the person was actually seen (None: the whole ``duration_s``); rates are
+    per minute of visible time, so a person who leaves the frame does not look calmer.
+    """
 
     events: list[MGEvent]
     duration_s: float
     fps: float = 25.0
-    setting: str = "press_conference"
+    setting: str = "conversation"
     meta: dict[str, Any] = field(default_factory=dict)
+    visible_s: float | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.meta) - ALLOWED_META
@@ -55,6 +68,11 @@ class Timeline:
         self.events = sorted(self.events, key=lambda e: (e.start_s, e.end_s))
         if self.duration_s <= 0 and self.events:
             self.duration_s = max(e.end_s for e in self.events)
+
+    @property
+    def observed_s(self) -> float:
+        """The time the rates are normalised by: visible time if known, else the span."""
+        return float(self.visible_s) if self.visible_s is not None and self.visible_s > 0 else float(self.duration_s)
 
     @property
     def video_id(self) -> str:
@@ -78,7 +96,36 @@ class Timeline:
         }
 
     def with_events(self, events: list[MGEvent]) -> Timeline:
-        return Timeline(list(events), self.duration_s, self.fps, self.setting, dict(self.meta))
+        return Timeline(list(events), self.duration_s, self.fps, self.setting, dict(self.meta), self.visible_s)
+
+
+def event_order(start: Sequence[float] | np.ndarray, end: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Stable order by (start, end): the order of :class:`Timeline` events, for tables kept outside one."""
+    return np.lexsort((np.asarray(end, dtype=np.float64), np.asarray(start, dtype=np.float64)))
+
+
+def event_ids(timeline: Timeline | int) -> list[str]:
+    """``e1, e2, ...`` for the events of ``timeline`` in its order (or for that many events)."""
+    n = timeline if isinstance(timeline, int) else len(timeline.events)
+    return [f"e{i + 1}" for i in range(n)]
+
+
+def to_mg_timeline(timeline: Timeline, label_space: str = "imigue") -> Timeline:
+    """The same timeline in the toolkit's MG class set (``data.mg_classes``); unmappable events are dropped.
+
+    Why: ``analyze`` timelines speak the 14-class MG set, so a reasoner meant for them is fitted on iMiGUE's
+    32-class annotations mapped onto it (``IMIGUE_TO_MG``).
+    """
+    if label_space == "mg":
+        return timeline
+    if label_space != "imigue":
+        raise ValueError(f"unknown label space {label_space!r} (mg, imigue)")
+    events = []
+    for e in timeline.events:
+        m = IMIGUE_TO_MG.get(e.label)
+        if m is not None:
+            events.append(MGEvent(e.start_s, e.end_s, m, MG_CLASS_NAMES[m], e.score, e.source, e.evidence))
+    return timeline.with_events(events)
 
 
 def outcome_to_valence(outcome: str) -> str:
@@ -117,9 +164,13 @@ def timelines_from_annotations(df: pd.DataFrame, setting: str = "press_conferenc
 
 
 def timeline_from_predictions(pred: pd.DataFrame | str | Path, duration_s: float | None = None,
-                              fps: float = 25.0, setting: str = "press_conference",
-                              meta: Mapping[str, Any] | None = None, min_score: float = 0.0) -> Timeline:
-    """A timeline from the recognizer's predicted events (``start,end,label,label_name,score``, seconds)."""
+                              fps: float = 25.0, setting: str = "conversation",
+                              meta: Mapping[str, Any] | None = None, min_score: float = 0.0,
+                              visible_s: float | None = None) -> Timeline:
+    """A timeline from the recognizer's predicted events (``start,end,label,label_name,score``, seconds).
+
+    An optional ``evidence`` column (a dict, or its JSON text as in ``events.csv``) is kept on the events.
+    """
     path = None
     if not isinstance(pred, pd.DataFrame):
         path = Path(pred)
@@ -135,10 +186,27 @@ def timeline_from_predictions(pred: pd.DataFrame | str | Path, duration_s: float
         raise DataError(path, f"{int(bad.sum())} predicted events have NaN times/scores or end < start "
                               f"(first at row {int(np.flatnonzero(bad.to_numpy())[0])})")
     pred = pred[pred["score"] >= min_score]
-    events = [MGEvent(float(s), float(e), int(lab), str(name), float(sc), "predicted")
-              for s, e, lab, name, sc in pred[list(PREDICTION_COLUMNS)].itertuples(index=False, name=None)]
+    evidence = [_evidence(x, path) for x in pred["evidence"]] if "evidence" in pred.columns else [None] * len(pred)
+    events = [MGEvent(float(s), float(e), int(lab), str(name), float(sc), "predicted", ev)
+              for (s, e, lab, name, sc), ev in zip(pred[list(PREDICTION_COLUMNS)].itertuples(index=False, name=None),
+                                                   evidence, strict=True)]
     dur = float(duration_s) if duration_s else (max((e.end_s for e in events), default=0.0))
-    return Timeline(events, dur, fps, setting, dict(meta or {}))
+    return Timeline(events, dur, fps, setting, dict(meta or {}), visible_s)
+
+
+def _evidence(x: Any, path: Path | None) -> Mapping[str, Any] | None:
+    if isinstance(x, Mapping):
+        return dict(x)
+    if x is None or (isinstance(x, float) and np.isnan(x)) or (isinstance(x, str) and not x.strip()):
+        return None
+    if isinstance(x, str):
+        try:
+            obj = json.loads(x)
+        except json.JSONDecodeError:
+            return {"text": x}  # a plain sentence
+        if isinstance(obj, Mapping):
+            return dict(obj)
+    raise DataError(path, f"an event's evidence must be a JSON object or text, got {str(x)[:80]!r}")
 
 
 def filter_events(timeline: Timeline, include_non_mg: bool = True,

@@ -8,6 +8,7 @@ reported instead of guessed, token and latency totals — lives here once.
 from __future__ import annotations
 
 import abc
+import json
 import logging
 import threading
 import time
@@ -19,7 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..cache import ResponseCache, cache_key
+from ..grounding import EchoIndex, ground_answer
 from ..scenario import Scenario
+from ..schema import answer_schema
 from .base import Prediction, Reasoner
 from .parsing import answer_fields, parse_answer
 
@@ -37,11 +40,16 @@ class Completion:
 
 
 class CompletionFailed(Exception):
-    """A completion could not be obtained (after retries); the message says why."""
+    """A completion could not be obtained (after retries); the message says why.
 
-    def __init__(self, message: str, retries: int = 0):
+    ``transport``: True when the request never got an answer (connection refused or reset, timeouts, 5xx,
+    429, malformed replies — what a rerun may fix); False when the back-end refused it (4xx, prompt too long).
+    """
+
+    def __init__(self, message: str, retries: int = 0, transport: bool = True):
         super().__init__(message)
         self.retries = retries
+        self.transport = transport
 
 
 @dataclass
@@ -92,7 +100,8 @@ class ChatReasoner(Reasoner):
         self.stats = RunStats()
 
     @abc.abstractmethod
-    def _complete(self, messages: list[dict[str, str]]) -> Completion: ...
+    def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
+        """One completion of ``messages``, constrained to ``schema`` where the back-end can."""
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "model": self.model, **self.params}
@@ -102,7 +111,7 @@ class ChatReasoner(Reasoner):
         out: list[Prediction | None] = [None] * len(scenarios)
         todo: dict[str, list[int]] = {}
         for i, s in enumerate(scenarios):
-            key = cache_key(self.model, s.messages, self.params)
+            key = cache_key(self.model, s.messages, {**self.params, "schema": self._schema(s)})
             hit = self.cache.get(key) if self.cache is not None else None
             if hit is not None:
                 self.stats.add(cache_hits=1)
@@ -123,24 +132,29 @@ class ChatReasoner(Reasoner):
         bar = tqdm(total=len(todo), desc=f"{self.name}:{self.model}", disable=not self.progress, leave=False)
         ex = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llm")
         try:
-            futs = {ex.submit(self._call_and_store, key, scenarios[idx[0]].messages): key
+            futs = {ex.submit(self._call_and_store, key, scenarios[idx[0]].messages,
+                              self._schema(scenarios[idx[0]])): key
                     for key, idx in todo.items()}
             for fut in as_completed(futs):
                 key = futs[fut]
                 try:
-                    comp, err = fut.result(), ""
+                    comp, err, kind = fut.result(), "", ""
                 except CompletionFailed as e:
-                    comp, err = None, str(e)
+                    comp, err, kind = None, str(e), "transport" if e.transport else "refused"
                     self.stats.add(failures=1, retries=e.retries)
                 for i in todo[key]:
-                    out[i] = self._emit(scenarios[i], comp, cached=False, error=err)
+                    out[i] = self._emit(scenarios[i], comp, cached=False, error=err, failure=kind)
                 bar.update(1)
         finally:
             ex.shutdown(wait=True, cancel_futures=True)  # on interrupt: queued calls are dropped, not run
             bar.close()
 
-    def _call_and_store(self, key: str, messages: list[dict[str, str]]) -> Completion:
-        comp = self._complete(messages)
+    @staticmethod
+    def _schema(s: Scenario) -> dict[str, Any]:
+        return s.schema or answer_schema(s.setting)
+
+    def _call_and_store(self, key: str, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
+        comp = self._complete(messages, schema)
         self.stats.add(requests=1, retries=comp.retries, prompt_tokens=comp.prompt_tokens,
                        completion_tokens=comp.completion_tokens)
         with self.stats._lock:
@@ -149,16 +163,22 @@ class ChatReasoner(Reasoner):
             self.cache.put(key, self.model, comp.__dict__)
         return comp
 
-    def _emit(self, s: Scenario, comp: Completion | None, cached: bool, error: str = "") -> Prediction:
+    def _emit(self, s: Scenario, comp: Completion | None, cached: bool, error: str = "",
+              failure: str = "") -> Prediction:
         if comp is None:
-            pred = Prediction(s.scenario_id, s.video_id, s.condition, None, False, "error", error=error)
+            pred = Prediction(s.scenario_id, s.video_id, s.condition, None, False, "error", error=error,
+                              failure=failure or "transport")
         else:
-            ans = parse_answer(comp.text)
+            schema = self._schema(s)
+            ans = parse_answer(comp.text, s.setting, schema)
             fields = answer_fields(ans.obj) if ans.obj else {}
+            echo = EchoIndex.of([*(m["content"] for m in s.messages), json.dumps(schema)])
+            grounding = ground_answer(ans.obj if ans.mode in ("schema", "json_partial") else None, s.shown, echo)
             pred = Prediction(s.scenario_id, s.video_id, s.condition, ans.label, ans.valid, ans.mode,
                               raw=comp.text, error="; ".join(ans.errors),
                               prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens,
-                              latency_s=comp.latency_s, cached=cached, **fields)
+                              latency_s=comp.latency_s, cached=cached, answer_label=ans.answer_label,
+                              grounding=grounding.to_dict(), **fields)
             if not ans.valid:
                 self.stats.add(invalid=1)
         with self.stats._lock:

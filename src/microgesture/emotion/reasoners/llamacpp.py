@@ -19,7 +19,6 @@ from typing import Any
 
 from ...errors import ConfigError
 from ..cache import ResponseCache
-from ..schema import ANSWER_SCHEMA
 from .base import Prediction
 from .chat import ChatReasoner, Completion, CompletionFailed
 
@@ -68,17 +67,17 @@ class LlamaCppReasoner(ChatReasoner):
                               seed=self.params["seed"], verbose=False)
         return self._llm
 
-    def _complete(self, messages: list[dict[str, str]]) -> Completion:
+    def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
         with self._lock:
             llm = self._model()
-            rf = {"type": "json_object", "schema": ANSWER_SCHEMA} if self.params["constrained"] else None
+            rf = {"type": "json_object", "schema": schema} if self.params["constrained"] else None
             t0 = time.perf_counter()
             try:
                 out = llm.create_chat_completion(messages=messages, response_format=rf,
                                                  temperature=self.params["temperature"],
                                                  max_tokens=self.params["max_tokens"], seed=self.params["seed"])
             except ValueError as e:  # e.g. the prompt exceeds n_ctx
-                raise CompletionFailed(f"llama.cpp refused the prompt: {e}") from e
+                raise CompletionFailed(f"llama.cpp refused the prompt: {e}", transport=False) from e
             latency = time.perf_counter() - t0
         usage = out.get("usage") or {}
         return Completion(out["choices"][0]["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),

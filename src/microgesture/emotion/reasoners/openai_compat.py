@@ -20,7 +20,6 @@ from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attemp
 
 from ...errors import ConfigError
 from ..cache import ResponseCache
-from ..schema import ANSWER_SCHEMA
 from .base import Prediction
 from .chat import ChatReasoner, Completion, CompletionFailed
 
@@ -116,15 +115,16 @@ class OpenAICompatReasoner(ChatReasoner):
         return [m["id"] for m in r.json().get("data", [])]
 
     # -- one completion -----------------------------------------------------------------------------------
-    def _response_format(self, fmt: str) -> dict[str, Any] | None:
+    @staticmethod
+    def _response_format(fmt: str, schema: dict[str, Any]) -> dict[str, Any] | None:
         if fmt == "json_schema":
             return {"type": "json_schema",
-                    "json_schema": {"name": "emotion_answer", "schema": ANSWER_SCHEMA, "strict": True}}
+                    "json_schema": {"name": "emotion_answer", "schema": schema, "strict": True}}
         if fmt == "json_object":  # llama.cpp / Anyscale style: schema travels along and is enforced there
-            return {"type": "json_object", "schema": ANSWER_SCHEMA}
+            return {"type": "json_object", "schema": schema}
         return None
 
-    def _complete(self, messages: list[dict[str, str]]) -> Completion:
+    def _complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion:
         cfg = self.config
         while True:
             fmt = self._format
@@ -132,7 +132,7 @@ class OpenAICompatReasoner(ChatReasoner):
                                     "max_tokens": cfg.max_tokens}
             if cfg.seed is not None:
                 body["seed"] = cfg.seed
-            rf = self._response_format(fmt)
+            rf = self._response_format(fmt, schema)
             if rf is not None:
                 body["response_format"] = rf
             retries = 0
@@ -157,8 +157,9 @@ class OpenAICompatReasoner(ChatReasoner):
             if resp.status_code in (400, 422) and fmt != "none" and cfg.response_format == "auto":
                 self._step_down(fmt)  # the server does not take this response_format: try a simpler one
                 continue
-            if parsed is None:
-                raise CompletionFailed(f"HTTP {resp.status_code}: {resp.text[:300]}", retries=retries)
+            if parsed is None:  # a 4xx the server meant: it refused this request, it was not lost in transport
+                raise CompletionFailed(f"HTTP {resp.status_code}: {resp.text[:300]}", retries=retries,
+                                       transport=False)
             text, usage = parsed
             return Completion(text, int(usage.get("prompt_tokens") or 0),
                               int(usage.get("completion_tokens") or 0), latency, fmt, retries)

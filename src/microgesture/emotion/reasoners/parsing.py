@@ -1,8 +1,11 @@
 """Turn an LLM reply into a validated answer, or an explicit failure.
 
 Why: small or unconstrained models wrap JSON in prose or code fences, truncate it, or answer in words.
-The ladder is: a schema-valid JSON object → a JSON object with a valid ``valence`` (other fields broken)
-→ an unambiguous keyword → *invalid*. Each step is recorded in ``mode`` so that reports count them.
+The ladder is: a schema-valid JSON object → a JSON object with a valid decision (the setting's key, e.g.
+``valence``; other fields broken) → an unambiguous keyword → *invalid*. Each step is recorded in ``mode`` so
+that reports count them. ``label`` is the decision's *pole* (``positive`` / ``negative``, what scores
+compare); ``answer_label`` is the setting's own word ("relaxed", "tense"). Whether the evidence is grounded
+in the timeline is a separate check (:mod:`..grounding`).
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..schema import LEVELS, VALENCES, validation_errors
+from ..schema import LEVELS, answer_schema, validation_errors
+from ..settings import Setting, get_setting
 
 _DECODER = json.JSONDecoder()
-_VALENCE_KEY = re.compile(r"valence\W{0,4}(positive|negative)\b", re.IGNORECASE)
-_WORD = re.compile(r"\b(positive|negative)\b", re.IGNORECASE)
 
 
 @dataclass
 class ParsedAnswer:
     mode: str  # schema | json_partial | keyword | invalid
-    label: str | None
+    label: str | None  # the pole: positive | negative
     obj: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    answer_label: str | None = None  # the setting's word for it
 
     @property
     def valid(self) -> bool:
@@ -43,32 +46,44 @@ def first_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
+def _normalise(obj: dict[str, Any], key: str) -> dict[str, Any]:
     out = {str(k).strip().lower(): v for k, v in obj.items()}
-    for key in ("valence", "arousal"):
-        if isinstance(out.get(key), str):
-            out[key] = out[key].strip().lower()
+    for k in (key, "arousal"):
+        if isinstance(out.get(k), str):
+            out[k] = out[k].strip().lower()
     return out
 
 
-def parse_answer(text: str | None) -> ParsedAnswer:
+def _keyword_patterns(s: Setting) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    words = "|".join(re.escape(x) for x in s.labels)
+    return (re.compile(rf"{re.escape(s.key)}\W{{0,4}}({words})\b", re.IGNORECASE),
+            re.compile(rf"\b({words})\b", re.IGNORECASE))
+
+
+def parse_answer(text: str | None, setting: str | None = None, schema: dict[str, Any] | None = None) -> ParsedAnswer:
+    """Parse a reply to a prompt of ``setting`` (default: the default setting), validated against ``schema``."""
+    s = get_setting(setting)
     if not text or not text.strip():
         return ParsedAnswer("invalid", None, errors=["empty reply"])
     obj = first_json_object(text)
     if obj is not None:
-        obj = _normalise(obj)
-        errs = validation_errors(obj)
+        obj = _normalise(obj, s.key)
+        errs = validation_errors(obj, schema or answer_schema(s.name))
+        label = obj.get(s.key)
         if not errs:
-            return ParsedAnswer("schema", obj["valence"], obj)
-        if obj.get("valence") in VALENCES:
-            return ParsedAnswer("json_partial", obj["valence"], obj, errs)
-    m = _VALENCE_KEY.search(text)
+            return ParsedAnswer("schema", s.pole(label), obj, answer_label=label)
+        if s.pole(label) is not None:
+            return ParsedAnswer("json_partial", s.pole(label), obj, errs, label)
+    by_key, word = _keyword_patterns(s)
+    m = by_key.search(text)
     if m:
-        return ParsedAnswer("keyword", m.group(1).lower(), {}, ["no schema-valid JSON; used 'valence: ...'"])
-    words = {w.lower() for w in _WORD.findall(text)}
+        lab = m.group(1).lower()
+        return ParsedAnswer("keyword", s.pole(lab), {}, [f"no schema-valid JSON; used '{s.key}: ...'"], lab)
+    words = {w.lower() for w in word.findall(text)}
     if len(words) == 1:
-        return ParsedAnswer("keyword", words.pop(), {}, ["no schema-valid JSON; used the only valence word"])
-    why = "both 'positive' and 'negative' in reply" if len(words) == 2 else "no valence found in reply"
+        lab = words.pop()
+        return ParsedAnswer("keyword", s.pole(lab), {}, [f"no schema-valid JSON; used the only {s.key} word"], lab)
+    why = f"both {s.labels[0]!r} and {s.labels[1]!r} in reply" if len(words) == 2 else f"no {s.key} found in reply"
     return ParsedAnswer("invalid", None, obj or {}, [why])
 
 
@@ -79,6 +94,6 @@ def answer_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "arousal": obj.get("arousal") if obj.get("arousal") in LEVELS else None,
         "confidence": float(conf) if isinstance(conf, (int, float)) and 0 <= conf <= 1 else None,
-        "evidence": [str(x) for x in ev][:5] if isinstance(ev, list) else [],
+        "evidence": list(ev)[:5] if isinstance(ev, list) else [],
         "rationale": str(obj.get("rationale", ""))[:1000],
     }
