@@ -6,16 +6,17 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MicrogestureError
 from .common import JSON_HELP, emit, err_console
 
 app = typer.Typer(help="Emotion understanding from micro-gesture timelines (LLM and learned reasoners).",
                   no_args_is_help=True)
 
-LEARNED = ("majority", "random", "bag_lr", "bag_lr_bigram", "cat_lr", "bag_lr_auto", "bag_rf", "seq_gru",
-           "profile_lr", "gru_rf", "bag_hgb")
-LLM = ("llamacpp", "llamacpp_score", "openai")
 DEFAULT_REASONERS = ["majority", "random", "bag_lr", "seq_gru"]
+
+
+class IncompleteRun(MicrogestureError):
+    """Some requests of a benchmark got no answer; what was answered is scored and cached."""
 
 
 def _labels_path(labels: Path | None) -> Path:
@@ -27,60 +28,29 @@ def _labels_path(labels: Path | None) -> Path:
     return p
 
 
-def _factories(names: list[str], cache_path: Path | None, model_path: Path | None, max_tokens: int,
-               base_url: str | None, model: str | None, concurrency: int | None, response_format: str | None,
-               seed: int, llm_threads: int | None = None, calibration: str = "batch") -> dict:
-    from ..emotion.reasoners import learned
+def _factories(names: list[str], cache_path: Path | None, options: dict) -> dict:
+    """Benchmark factories from the registry; LLM reasoners share one response cache (and one scorer)."""
+    from ..emotion.reasoners.registry import create_reasoner, reasoner_entry
 
+    entries = {n: reasoner_entry(n) for n in names}  # unknown names fail here, before any work
+    opts = dict(options)
+    if any(e.kind == "llm" for e in entries.values()) and cache_path is not None:
+        from ..emotion.cache import ResponseCache
+
+        opts["cache"] = ResponseCache(cache_path)
     facs: dict = {}
-    cache = None
     for n in names:
-        if n not in LEARNED + LLM:
-            raise ConfigError(f"unknown reasoner {n!r}; choose from {', '.join(LEARNED + LLM)}")
-        if n in LLM and cache is None and cache_path is not None:
-            from ..emotion.cache import ResponseCache
+        if n == "llamacpp_score":  # one scorer (model + cache) shared by the per-fold calibrated reasoners
+            from ..emotion.reasoners.label_scoring import CALIBRATIONS, LlamaCppLabelScorer
 
-            cache = ResponseCache(cache_path)
-    table = {
-        "majority": learned.MajorityReasoner,
-        "random": lambda: learned.RandomReasoner(seed),
-        "bag_lr": lambda: learned.BagOfMGReasoner(seed=seed),
-        "bag_lr_bigram": lambda: learned.BagOfMGReasoner(bigrams=True, seed=seed),
-        "cat_lr": lambda: learned.BagOfMGReasoner(("categories",), seed=seed, name="cat_lr"),
-        "bag_lr_auto": lambda: learned.BagOfMGReasoner(tuple(learned.FEATURE_SETS), seed=seed, name="bag_lr_auto"),
-        "bag_rf": lambda: learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed),
-        "seq_gru": lambda: learned.SequenceGRUReasoner(seed=seed),
-        "profile_lr": lambda: learned.TemporalProfileReasoner(seed=seed),
-        "bag_hgb": lambda: learned.BagOfMGReasoner(("classes+categories",), model="hgb", seed=seed, name="bag_hgb"),
-        "gru_rf": lambda: learned.ProbabilityAverageReasoner(
-            [learned.SequenceGRUReasoner(seed=seed),
-             learned.BagOfMGReasoner(("classes+categories",), model="rf", seed=seed)], name="gru_rf"),
-    }
-    for n in names:
-        if n == "llamacpp":
-            from ..emotion.reasoners.llamacpp import LlamaCppReasoner
-
-            facs[n] = lambda: LlamaCppReasoner(model_path, max_tokens=max_tokens, seed=seed, cache=cache,
-                                               n_threads=llm_threads, progress=True)
-        elif n == "llamacpp_score":  # one scorer (model + cache) shared by the per-fold calibrated reasoners
-            from ..emotion.reasoners.label_scoring import (
-                CALIBRATIONS,
-                LabelScoringReasoner,
-                LlamaCppLabelScorer,
-            )
-
-            if calibration not in CALIBRATIONS:
-                raise ConfigError(f"unknown calibration {calibration!r}; choose from {', '.join(CALIBRATIONS)}")
-            scorer = LlamaCppLabelScorer(model_path, n_threads=llm_threads, cache=cache, progress=True)
-            facs[n] = lambda scorer=scorer: LabelScoringReasoner(scorer, calibration)
-        elif n == "openai":
-            from ..emotion.reasoners.openai_compat import LLMConfig, OpenAICompatReasoner
-
-            cfg = LLMConfig.from_env(base_url=base_url, model=model, max_tokens=max_tokens,
-                                     concurrency=concurrency, response_format=response_format, seed=seed)
-            facs[n] = lambda cfg=cfg: OpenAICompatReasoner(cfg, cache=cache, progress=True)
+            if opts.get("calibration", "batch") not in CALIBRATIONS:
+                raise ConfigError(f"unknown calibration {opts['calibration']!r}; choose from {', '.join(CALIBRATIONS)}")
+            scorer = LlamaCppLabelScorer(opts.get("model_path"), n_threads=opts.get("n_threads"),
+                                         cache=opts.get("cache"), progress=True)
+            facs[n] = lambda scorer=scorer: create_reasoner("llamacpp_score", scorer=scorer,
+                                                            calibration=opts.get("calibration"))
         else:
-            facs[n] = table[n]
+            facs[n] = lambda n=n: create_reasoner(n, **opts)
     return facs
 
 
@@ -88,8 +58,8 @@ def _factories(names: list[str], cache_path: Path | None, model_path: Path | Non
 def benchmark(
     labels: Path = typer.Option(None, "--labels", help="iMiGUE annotation CSV (default: the real one under the data root)."),
     split: str = typer.Option("train", "--split", help="train (grouped CV) | dev | test | all (CV on train+dev)."),
-    reasoner: list[str] = typer.Option(None, "--reasoner", "-r",
-                                       help=f"Repeatable. One of {', '.join(LEARNED + LLM)}."),
+    reasoner: list[str] = typer.Option(None, "--reasoner", "-r", help="Repeatable: a registered reasoner name "
+                                       "(`microgesture emotion reasoners` lists them)."),
     condition: list[str] = typer.Option(None, "--condition", "-c",
                                         help="Repeatable: context_only, mg_only, context_mg (default: all)."),
     few_shot: int = typer.Option(0, "--few-shot", help="Worked examples per LLM prompt, from training folds only."),
@@ -103,8 +73,10 @@ def benchmark(
     base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible server (or MICROGESTURE_LLM_BASE_URL)."),
     model: str = typer.Option(None, "--model", help="Model name on that server (or MICROGESTURE_LLM_MODEL)."),
     concurrency: int = typer.Option(None, "--concurrency", help="Parallel requests to the server."),
+    max_retries: int = typer.Option(None, "--max-retries", help="Retries of a failed request (default 4, with "
+                                    "exponential backoff)."),
     response_format: str = typer.Option(None, "--response-format", help="auto | json_schema | json_object | none."),
-    max_tokens: int = typer.Option(160, "--max-tokens", help="Completion budget per LLM answer."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Completion budget per LLM answer (default 400)."),
     llm_threads: int = typer.Option(None, "--llm-threads", help="CPU threads for --reasoner llamacpp "
                                     "(1 is fastest on a machine busy with other work)."),
     calibration: str = typer.Option("batch", "--calibration",
@@ -114,11 +86,18 @@ def benchmark(
     out: Path = typer.Option(Path("runs/emotion"), "--out", help="Output folder (tables, plot, predictions, cache)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Score reasoners × conditions on iMiGUE's video-level emotion labels (win = positive, lose = negative)."""
+    """Score reasoners × conditions on iMiGUE's video-level emotion labels (win = positive, lose = negative).
+
+    Requests that got no answer (server unreachable, timeouts, refused) are left out of every score; the run
+    then says it is incomplete and exits non-zero — rerun the same command to resume from the cache.
+    """
     from ..emotion.benchmark import load_imigue_timelines, run_benchmark, with_label_noise, write_outputs
+    from ..emotion.reasoners.registry import reasoner_entry
     from ..emotion.scenario import CONDITIONS
 
     names = list(reasoner or DEFAULT_REASONERS)
+    for n in names:  # a misspelt name fails before any data is read
+        reasoner_entry(n)
     conds = list(condition or CONDITIONS)
     tls = load_imigue_timelines(_labels_path(labels))
     sources = {"annotation": lambda t: t}
@@ -126,22 +105,31 @@ def benchmark(
         if not 0 <= label_noise <= 1:
             raise ConfigError("--label-noise must be within [0, 1]")
         sources[f"noisy{label_noise:g}"] = lambda t: with_label_noise(t, label_noise, seed=seed)
-    facs = _factories(names, out / "llm_cache.sqlite", model_path, max_tokens, base_url, model, concurrency,
-                      response_format, seed, llm_threads, calibration)
+    options = {"seed": seed, "model_path": model_path, "max_tokens": max_tokens, "base_url": base_url,
+               "model": model, "concurrency": concurrency, "response_format": response_format,
+               "max_retries": max_retries,
+               "n_threads": llm_threads, "calibration": calibration, "progress": True}
+    facs = _factories(names, out / "llm_cache.sqlite", options)
     res = run_benchmark(tls, split, facs, conds, few_shot, folds, seed, max_videos, sources,
                         {"max_events": max_events, "glossary": glossary})
     paths = write_outputs(res, out)
+    inc = res.info.get("incomplete")
     if as_json:
         emit({"results": res.table.to_dict("records"), "comparisons": res.comparisons.to_dict("records"),
-              "llm_stats": res.info["llm_stats"], "outputs": paths}, True)
-        return
-    cols = ["reasoner", "condition", "mg_source", "few_shot", "n", "accuracy", "acc_lo", "acc_hi", "macro_f1",
-            "n_invalid"]
-    emit(res.table[cols].to_dict("records"), False, title=f"emotion benchmark — split {split}")
-    if len(res.comparisons):
-        emit(res.comparisons[["comparison", "a", "b", "n", "diff", "p_value"]].to_dict("records"), False,
-             title="paired comparisons (exact McNemar)")
-    err_console.print(f"wrote {paths['markdown']}, {paths['csv']}, {paths['plot']}")
+              "llm_stats": res.info["llm_stats"], "incomplete": inc, "outputs": paths}, True)
+    else:
+        cols = ["reasoner", "condition", "mg_source", "few_shot", "n", "accuracy", "acc_lo", "acc_hi", "macro_f1",
+                "auc", "brier", "ece", "n_invalid", "not_answered"]
+        emit(res.table[cols].to_dict("records"), False, title=f"emotion benchmark — split {split}")
+        if len(res.comparisons):
+            emit(res.comparisons[["comparison", "a", "b", "n", "diff", "p_value"]].to_dict("records"), False,
+                 title="paired comparisons (exact McNemar)")
+        err_console.print(f"wrote {paths['markdown']}, {paths['csv']}, {paths['plot']}")
+    if inc:  # main prints it as the one error line and exits non-zero
+        raise IncompleteRun(f"INCOMPLETE: {inc['n_failed']} of {inc['n_total']} requests got no answer "
+                            f"({', '.join(f'{k}: {v}' for k, v in inc['by_kind'].items())}; first error: "
+                            f"{inc['errors'][0] if inc['errors'] else '?'}). They are left out of every score; "
+                            f"{inc['advice']}. Results so far: {paths['markdown']}")
 
 
 @app.command("scenario")
@@ -151,8 +139,9 @@ def scenario(
     labels: Path = typer.Option(None, "--labels", help="iMiGUE annotation CSV (default: the real one)."),
     predictions: Path = typer.Option(None, "--predictions",
                                      help="Use predicted events (CSV start,end,label,label_name,score) instead."),
-    setting: str = typer.Option(None, "--setting", help="press_conference | job_interview | stress_test | "
-                                                        "deception_interview."),
+    setting: str = typer.Option(None, "--setting", help="conversation | press_conference | job_interview | "
+                                                        "stress_test | deception_interview (default: the "
+                                                        "timeline's own: press_conference for iMiGUE)."),
     few_shot: int = typer.Option(0, "--few-shot", help="Worked examples from emotion-training videos."),
     context: str = typer.Option(None, "--context", help="Extra user-supplied context for the prompt."),
     max_events: int = typer.Option(60, "--max-events"),
@@ -168,7 +157,7 @@ def scenario(
     if predictions is not None:
         base = tls.get(video_id)
         tl = timeline_from_predictions(predictions, meta={"video_id": video_id},
-                                       setting=setting or "press_conference",
+                                       setting=setting or "conversation",
                                        duration_s=base.duration_s if base else None)
         source = "predicted"
     else:
@@ -183,3 +172,59 @@ def scenario(
         return
     for m in sc.messages:
         typer.echo(f"--- {m['role']} ---\n{m['content']}\n")
+
+
+@app.command("reasoners")
+def reasoners(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List the registered reasoners and what each one is."""
+    from ..emotion.reasoners.registry import list_reasoners, reasoner_entry
+
+    rows = [{"name": n, "kind": reasoner_entry(n).kind, "description": d} for n, d in list_reasoners().items()]
+    emit(rows, as_json, title="emotion reasoners")
+
+
+@app.command("fit-default")
+def fit_default_cmd(
+    labels: Path = typer.Option(None, "--labels", help="iMiGUE annotation CSV (default: the real one)."),
+    out: Path = typer.Option(None, "--out", help="Where to write the model JSON (default: the packaged file)."),
+    seeds: str = typer.Option("0,1,2,3,4", "--seeds", help="CV seeds for the scores the model reports."),
+    n_boot: int = typer.Option(100, "--n-boot", help="Bootstrap refits behind the interval."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Rebuild the default emotion reasoner from iMiGUE's 102 emotion-training videos (CV-scored, then fit)."""
+    from ..emotion.benchmark import load_imigue_timelines
+    from ..emotion.default_model import ARTEFACT, describe_model, fit_default
+
+    tls = load_imigue_timelines(_labels_path(labels))
+    target = out or ARTEFACT
+    model, cv = fit_default(tls, target, _seeds(seeds), n_boot)
+    emit({"written": str(target), "variant": model.variant, "C": model.C,
+          **{k: cv[k] for k in ("accuracy", "accuracy_sd", "auc", "auc_sd", "brier", "ece")},
+          "description": describe_model(model)}, as_json, title="default emotion reasoner")
+
+
+@app.command("variants")
+def variants_cmd(
+    labels: Path = typer.Option(None, "--labels", help="iMiGUE annotation CSV (default: the real one)."),
+    seeds: str = typer.Option("0,1,2,3,4", "--seeds", help="CV seeds (outer partitions)."),
+    out: Path = typer.Option(Path("runs/emotion/variants"), "--out", help="Output folder."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The pre-declared variant study behind the default reasoner (docs/results/emotion_default_reasoner.md)."""
+    from ..emotion.benchmark import load_imigue_timelines
+    from ..emotion.variants import run_variants, summarise_variants, write_variants
+
+    tls = load_imigue_timelines(_labels_path(labels))
+    train = {v: t for v, t in tls.items() if t.meta.get("split") == "train"}
+    oof = run_variants(train, _seeds(seeds))
+    paths = write_variants(oof, out)
+    emit(summarise_variants(oof).round(4).to_dict("records"), as_json, title="variants (split train, CV)")
+    if not as_json:
+        err_console.print(f"wrote {paths['markdown']}")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds must be comma-separated integers, not {text!r}") from None

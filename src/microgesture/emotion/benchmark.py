@@ -8,6 +8,10 @@ bootstrap interval. With-MG vs without-MG is a paired McNemar test on the same v
 Splits of the official iMiGUE emotion protocol: ``train`` (102 videos; cross-validated), ``dev`` (videos in
 neither official list; trained on ``train``), ``test`` (100 videos; their rows are withheld from the shared
 copy, so this needs the full annotation file), and ``all`` (cross-validation over train + dev).
+
+A request that never got an answer (server unreachable, timeouts after retries, refused) is not a wrong
+answer: it is kept out of every score, the run is marked incomplete (how many, why) and the CLI exits
+non-zero; the response cache lets the same command resume and complete it.
 """
 
 from __future__ import annotations
@@ -148,6 +152,26 @@ def score(y_true: Sequence[str | None], y_pred: Sequence[str | None], n_boot: in
             "n_invalid": int((p == -1).sum()), "positive_rate": float((p == 1).mean())}
 
 
+def calibration_metrics(y: Sequence[int] | np.ndarray, p: Sequence[float] | np.ndarray,
+                        n_bins: int = 10) -> dict[str, Any]:
+    """Brier score, expected calibration error (equal-width bins) and the reliability curve of P(positive).
+
+    Why: a probability shown to a user must mean what it says; ECE is the mean |predicted - observed| rate
+    over bins, weighted by how many videos fall in each.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    if y.size == 0:
+        raise ConfigError("nothing to score")
+    b = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    n = np.bincount(b, minlength=n_bins).astype(np.float64)
+    mean_p = np.bincount(b, weights=p, minlength=n_bins) / np.maximum(n, 1)
+    rate = np.bincount(b, weights=y, minlength=n_bins) / np.maximum(n, 1)
+    return {"brier": float(np.mean((p - y) ** 2)), "ece": float(np.sum(n * np.abs(mean_p - rate)) / y.size),
+            "bins": [{"lo": i / n_bins, "hi": (i + 1) / n_bins, "n": int(n[i]), "mean_p": float(mean_p[i]),
+                      "observed": float(rate[i])} for i in range(n_bins) if n[i]]}
+
+
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
     """Exact (binomial) McNemar test on paired correctness; b = only A right, c = only B right."""
     from scipy.stats import binomtest
@@ -204,6 +228,12 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
         for f, n in zip(folds, _apportion(max_videos, [len(f.eval) for f in folds]), strict=True):
             f.eval = subsample(f.eval, timelines, n, seed)
     shared = {name: fac() for name, fac in reasoners.items()}
+    for name, r in shared.items():
+        fitted_on = getattr(r, "fitted_on_split", None)
+        if fitted_on and split in (fitted_on, "all"):
+            raise ConfigError(f"reasoner {name!r} was fitted on the {fitted_on!r} videos and cannot be scored on "
+                              f"split {split!r}; score its procedure refit per fold (mg_calibrated), or use it on "
+                              "dev / test")
     preds: list[dict[str, Any]] = []
     fitted: list[dict[str, Any]] = []  # what each fold's trained model chose (inner-CV selections)
     arms: list[Arm] = []
@@ -236,12 +266,30 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
             for s, p in zip(scen, reasoner.predict(scen), strict=True):
                 preds.append({**_pred_row(p), "arm": arm.key, "reasoner": arm.reasoner, "fold": fold.name,
                               "mg_source": arm.mg_source, "few_shot": arm.few_shot, "target": s.target})
-    table, comps = summarise(preds, arms, n_boot, seed, frozenset(n for n, r in shared.items() if r.trainable and not r.reads_text))
+    table, comps = summarise(preds, arms, n_boot, seed,
+                             frozenset(n for n, r in shared.items() if r.trainable and not r.reads_text))
     info = {"split": split, "n_folds": len(folds), "folds": [f.__dict__ for f in folds], "seed": seed,
             "few_shot": few_shot, "conditions": list(conditions), "mg_sources": list(mg_sources),
             "reasoners": {n: r.describe() for n, r in shared.items()}, "fitted": fitted,
-            "llm_stats": {n: r.stats.as_dict() for n, r in shared.items() if hasattr(r, "stats")}}
+            "llm_stats": {n: r.stats.as_dict() for n, r in shared.items() if hasattr(r, "stats")},
+            "incomplete": incompleteness(preds)}
     return BenchmarkResult(table, comps, preds, info)
+
+
+def incompleteness(preds: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """None when every prediction got an answer; else how many did not, of how many, why, and what to do."""
+    failed = [p for p in preds if p.get("parse_mode") == "error"]
+    if not failed:
+        return None
+    kinds: dict[str, int] = {}
+    for p in failed:
+        kinds[p.get("failure") or "transport"] = kinds.get(p.get("failure") or "transport", 0) + 1
+    errors = list(dict.fromkeys(str(p.get("error", ""))[:200] for p in failed))[:3]
+    return {"n_failed": len(failed), "n_total": len(preds), "by_kind": kinds, "errors": errors,
+            "by_reasoner": {r: sum(p["reasoner"] == r for p in failed) for r in dict.fromkeys(p["reasoner"] for p in failed)},
+            "advice": ("rerun the same command: answers already received are served from the response cache and "
+                       "only the missing requests are sent again") if kinds.get("transport") else
+                      "the back-end refused these requests; see the errors"}
 
 
 def _apportion(n: int, sizes: list[int]) -> list[int]:
@@ -256,9 +304,9 @@ def _apportion(n: int, sizes: list[int]) -> list[int]:
 
 def _pred_row(p: Prediction) -> dict[str, Any]:
     d = p.to_dict()
-    return {k: d[k] for k in ("scenario_id", "video_id", "condition", "label", "valid", "parse_mode", "arousal",
-                              "confidence", "score", "evidence", "rationale", "raw", "error", "prompt_tokens",
-                              "completion_tokens", "latency_s", "cached")}
+    return {k: d[k] for k in ("scenario_id", "video_id", "condition", "label", "answer_label", "valid", "parse_mode",
+                              "arousal", "confidence", "score", "evidence", "rationale", "grounding", "raw", "error",
+                              "failure", "prompt_tokens", "completion_tokens", "latency_s", "cached")}
 
 
 def summarise(preds: list[dict[str, Any]], arms: Sequence[Arm], n_boot: int = 2000, seed: int = 0,
@@ -266,15 +314,26 @@ def summarise(preds: list[dict[str, Any]], arms: Sequence[Arm], n_boot: int = 20
     df = pd.DataFrame(preds)
     rows = []
     for arm in arms:
-        d = df[df["arm"] == arm.key].sort_values("video_id")
-        if d.empty:
+        everything = df[df["arm"] == arm.key].sort_values("video_id")
+        if everything.empty:
             continue
-        m = score(d["target"].tolist(), d["label"].tolist(), n_boot, seed)
-        rows.append({"reasoner": arm.reasoner, "condition": arm.condition, "mg_source": arm.mg_source,
-                     "few_shot": arm.few_shot, **m, "auc": _auc(d),
-                     "parse_failures": int((d["parse_mode"] == "invalid").sum()),
-                     "call_failures": int((d["parse_mode"] == "error").sum()),
-                     "completion_tokens": int(d["completion_tokens"].sum())})
+        d = everything[everything["parse_mode"] != "error"]  # no answer arrived: not a wrong answer
+        n_failed = len(everything) - len(d)
+        row: dict[str, Any] = {"reasoner": arm.reasoner, "condition": arm.condition, "mg_source": arm.mg_source,
+                               "few_shot": arm.few_shot}
+        if d.empty:
+            row.update(n=0, accuracy=float("nan"), acc_lo=float("nan"), acc_hi=float("nan"),
+                       macro_f1=float("nan"), f1_lo=float("nan"), f1_hi=float("nan"), n_invalid=0,
+                       positive_rate=float("nan"), auc=float("nan"), brier=float("nan"), ece=float("nan"))
+        else:
+            row.update(score(d["target"].tolist(), d["label"].tolist(), n_boot, seed), auc=_auc(d), **_calibration(d))
+        g = d["grounding"] if "grounding" in d.columns else pd.Series([], dtype=object)
+        checked = [x for x in g if isinstance(x, dict)]
+        row.update(parse_failures=int((d["parse_mode"] == "invalid").sum()), call_failures=n_failed,
+                   not_answered=n_failed, grounded=sum(bool(x.get("usable")) for x in checked) if checked else None,
+                   grounding_checked=len(checked) if checked else None,
+                   completion_tokens=int(everything["completion_tokens"].sum()))
+        rows.append(row)
     table = pd.DataFrame(rows)
     comps = []
     for r in {a.reasoner for a in arms}:
@@ -287,6 +346,15 @@ def summarise(preds: list[dict[str, Any]], arms: Sequence[Arm], n_boot: int = 20
         if majority and a.reasoner in learned and a.reasoner != "majority":
             comps.append(_compare(df, a, majority[0], "vs majority baseline"))
     return table, pd.DataFrame(comps)
+
+
+def _calibration(d: pd.DataFrame) -> dict[str, float]:
+    """Brier score and ECE of the pooled P(positive); NaN where a reasoner gives no scores."""
+    s = pd.to_numeric(d["score"], errors="coerce")
+    if s.isna().any():
+        return {"brier": float("nan"), "ece": float("nan")}
+    cal = calibration_metrics((d["target"] == "positive").to_numpy(), s.to_numpy())
+    return {"brier": cal["brier"], "ece": cal["ece"]}
 
 
 def _auc(d: pd.DataFrame) -> float:
@@ -304,8 +372,9 @@ def _auc(d: pd.DataFrame) -> float:
 
 
 def _compare(df: pd.DataFrame, a: Arm, b: Arm, what: str) -> dict[str, Any]:
-    da = df[df["arm"] == a.key].set_index(["fold", "video_id"])
-    db = df[df["arm"] == b.key].set_index(["fold", "video_id"])
+    answered = df[df["parse_mode"] != "error"]  # pairs where both got an answer
+    da = answered[answered["arm"] == a.key].set_index(["fold", "video_id"])
+    db = answered[answered["arm"] == b.key].set_index(["fold", "video_id"])
     common = da.index.intersection(db.index)
     ca = (da.loc[common, "label"] == da.loc[common, "target"]).to_numpy()
     cb = (db.loc[common, "label"] == db.loc[common, "target"]).to_numpy()
@@ -320,7 +389,8 @@ def write_outputs(res: BenchmarkResult, out_dir: str | Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {k: str(out / v) for k, v in {"csv": "results.csv", "markdown": "results.md",
                                            "comparisons": "comparisons.csv", "predictions": "predictions.jsonl",
-                                           "run": "run.json", "plot": "accuracy.png"}.items()}
+                                           "run": "run.json", "plot": "accuracy.png",
+                                           "reliability": "reliability.png"}.items()}
     with atomic_write(paths["csv"]) as fh:
         res.table.to_csv(fh, index=False)
     with atomic_write(paths["comparisons"]) as fh:
@@ -332,19 +402,32 @@ def write_outputs(res: BenchmarkResult, out_dir: str | Path) -> dict[str, str]:
         fh.write(markdown_report(res))
     write_json(paths["run"], res.info)
     plot_accuracy(res.table, paths["plot"])
+    if not plot_reliability(res.predictions, paths["reliability"]):
+        del paths["reliability"]
     return paths
 
 
 def markdown_report(res: BenchmarkResult) -> str:
     t = res.table
-    lines = [f"# Emotion benchmark — split `{res.info.get('split')}`, {res.info.get('n_folds')} fold(s)", "",
-             "| reasoner | condition | MG source | k-shot | n | accuracy [95% CI] | macro-F1 [95% CI] | AUC | invalid |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"# Emotion benchmark — split `{res.info.get('split')}`, {res.info.get('n_folds')} fold(s)", ""]
+    inc = res.info.get("incomplete")
+    if inc:
+        lines += [f"**INCOMPLETE: {inc['n_failed']} of {inc['n_total']} requests got no answer** "
+                  f"({', '.join(f'{k}: {v}' for k, v in inc['by_kind'].items())}; first error: "
+                  f"{inc['errors'][0] if inc['errors'] else '?'}). They are left out of every score below; "
+                  f"{inc['advice']}.", ""]
+    lines += ["| reasoner | condition | MG source | k-shot | n | accuracy [95% CI] | macro-F1 [95% CI] | AUC | Brier | "
+              "ECE | invalid | no answer |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def f3(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{x:.3f}"
+
     for r in t.itertuples():
         lines.append(f"| {r.reasoner} | {r.condition} | {r.mg_source} | {r.few_shot} | {r.n} | "
-                     f"{r.accuracy:.3f} [{r.acc_lo:.3f}, {r.acc_hi:.3f}] | "
-                     f"{r.macro_f1:.3f} [{r.f1_lo:.3f}, {r.f1_hi:.3f}] | "
-                     f"{'n/a' if pd.isna(r.auc) else f'{r.auc:.3f}'} | {r.n_invalid} |")
+                     f"{f3(r.accuracy)} [{f3(r.acc_lo)}, {f3(r.acc_hi)}] | "
+                     f"{f3(r.macro_f1)} [{f3(r.f1_lo)}, {f3(r.f1_hi)}] | "
+                     f"{f3(r.auc)} | {f3(r.brier)} | {f3(r.ece)} | {r.n_invalid} | {r.not_answered} |")
     if len(res.comparisons):
         lines += ["", "## Paired comparisons (exact McNemar)", "",
                   "| comparison | A | B | n | acc A | acc B | only A right | only B right | p |",
@@ -361,6 +444,40 @@ def markdown_report(res: BenchmarkResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_reliability(preds: Sequence[dict[str, Any]], path: str | Path, n_bins: int = 10) -> bool:
+    """Reliability diagram (predicted P(positive) vs observed rate) of every arm that gives scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame(list(preds))
+    if df.empty:
+        return False
+    df = df[df["parse_mode"] != "error"]
+    df = df[pd.to_numeric(df["score"], errors="coerce").notna()]
+    if df.empty:
+        return False
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect calibration")
+    for arm, d in df.groupby("arm", sort=False):
+        cal = calibration_metrics((d["target"] == "positive").to_numpy(), d["score"].astype(float).to_numpy(), n_bins)
+        xs = [b["mean_p"] for b in cal["bins"]]
+        ys = [b["observed"] for b in cal["bins"]]
+        name = " ".join(str(arm).split("|")[:2])
+        ax.plot(xs, ys, marker="o", ms=4, label=f"{name} (ECE {cal['ece']:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted P(positive) (bin mean)")
+    ax.set_ylabel("observed share positive")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)
+    return True
+
+
 def plot_accuracy(table: pd.DataFrame, path: str | Path) -> None:
     import matplotlib
 
@@ -371,8 +488,9 @@ def plot_accuracy(table: pd.DataFrame, path: str | Path) -> None:
         return
     labels = [f"{r.reasoner}\n{r.condition}" + (f"\n{r.mg_source}" if r.mg_source != "annotation" else "")
               + (f" k={r.few_shot}" if r.few_shot else "") for r in table.itertuples()]
-    acc = table["accuracy"].to_numpy()
-    err = np.stack([acc - table["acc_lo"].to_numpy(), table["acc_hi"].to_numpy() - acc])
+    acc = np.nan_to_num(table["accuracy"].to_numpy(dtype=np.float64))
+    err = np.nan_to_num(np.stack([acc - table["acc_lo"].to_numpy(dtype=np.float64),
+                                  table["acc_hi"].to_numpy(dtype=np.float64) - acc]))
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4.5))
     ax.bar(np.arange(len(acc)), acc, yerr=err.tolist(), capsize=3, color="#4C72B0")  # lists: matplotlib warns on a (2, 1) array
     ax.axhline(0.5, color="grey", ls=":", lw=1, label="chance (balanced)")
