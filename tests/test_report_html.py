@@ -112,7 +112,7 @@ def test_chromium_renders_replay_and_timeline(pipeline_report, tmp_path):
     assert drawn and int(drawn.group(1)) >= 1 and joints and int(joints.group(1)) >= 12
     assert f'data-events-rendered="{len(events)}"' in d and len(events) > 0
     assert d.count('class="gt"') > 0  # ground truth drawn beside the predictions
-    assert 'id="counts"' in d and 'id="model-line"' in d
+    assert 'id="counts"' in d and 'id="model-line"' in d and 'id="metrics-table"' in d and "<pre>{" not in d
     shot = tmp_path / "report.png"
     r = run_chromium(html, tmp_path, "--window-size=1280,1400", f"--screenshot={shot}")
     assert r.returncode == 0 and shot.is_file(), r.stderr[-2000:]
@@ -139,3 +139,77 @@ def test_chromium_renders_a_failed_report(tmp_path):
     run_chromium(tmp_path / "out" / "report.html", tmp_path, "--window-size=1280,900", f"--screenshot={shot}")
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.copy(shot, ARTIFACTS / "failed_report_screenshot.png")
+
+
+def _emotion_reports(tmp_path):
+    """Two real emotion readings of one synthetic stream: the shipped default reasoner, and an LLM (behind a
+    real local HTTP server) whose answer cites two events of the timeline correctly."""
+    import json
+
+    import test_emotion_openai as srv_mod
+    from microgesture.emotion.reading import read_emotion
+    from microgesture.emotion.scenario import mmss
+    from microgesture.emotion.timeline import timeline_from_predictions
+
+    clip, truth = make_interview_stream(seed=5, duration_s=90)
+    ev = _events_from_truth(truth, 25.0)
+    ev = ev.assign(evidence=[json.dumps({"text": f"hand within 0.2{i % 10} shoulder widths of the chin"})
+                             for i in range(len(ev))]).iloc[::-1]  # any order: the report orders by time
+    tl = timeline_from_predictions(ev, duration_s=clip.num_frames / 25.0)
+    default = read_emotion(tl)
+    e1, e2 = tl.events[0], tl.events[1]
+    answer = {"valence": "negative", "arousal": "medium", "confidence": 0.6, "rationale": "Early self-touches.",
+              "evidence": [{"event_id": f"e{i}", "time": mmss(e.start_s), "class": e.label_name,
+                            "reading": "a self-soothing movement"} for i, e in ((1, e1), (2, e2))]}
+    old = srv_mod.ANSWER
+    srv_mod.ANSWER = answer
+    try:
+        with srv_mod.ScriptedServer(["fixed"]) as s:
+            llm = read_emotion(tl, reasoner="openai", base_url=s.url, model="m", max_retries=0)
+        srv_mod.ANSWER = {**answer, "evidence": ["empty if none"], "rationale": "one or two sentences"}
+        with srv_mod.ScriptedServer(["fixed"]) as s:
+            bad = read_emotion(tl, reasoner="openai", base_url=s.url, model="m", max_retries=0)
+    finally:
+        srv_mod.ANSWER = old
+    assert default["status"] == "ok" and llm["status"] == "ok" and bad["status"] == "no usable reading"
+    out = {}
+    for name, emo in (("default", default), ("llm", llm), ("bad", bad)):
+        data = ReportData(title=f"emotion {name}", clip=clip, events=ev, duration_s=clip.num_frames / 25.0,
+                          emotion=emo)
+        out[name] = (render_report(data, tmp_path / name)["html"], emo)
+    return out
+
+
+def test_chromium_renders_the_emotion_section(tmp_path):
+    reports = _emotion_reports(tmp_path)
+    doms = {}
+    for name, (html, _) in reports.items():
+        assert not EXTERNAL.search(html.read_text(encoding="utf-8"))
+        dom = run_chromium(html, tmp_path, "--dump-dom")
+        assert dom.returncode == 0, dom.stderr[-2000:]
+        doms[name] = dom.stdout
+    d, emo = doms["default"], reports["default"][1]
+    assert 'id="emotion-answer"' in d and 'id="probbar"' in d and 'id="emotion-interval"' in d
+    assert 'id="emotion-features"' in d and 'data-reasoner="default"' in d and "how sure" in d
+    assert emo["reasoner"]["how_sure"]["text"] in d and f"{100 * emo['probability']:.0f}%" in d
+    assert 'id="rate-svg"' in d and 'id="events-table"' in d and "shoulder widths of the chin" in d
+    llm = doms["llm"]
+    assert 'data-evidence-links="2"' in llm and 'data-evidence-linked="2"' in llm  # both anchors have targets
+    assert 'href="#ev-e1"' in llm and 'id="ev-e1"' in llm and "a self-soothing movement" in llm
+    assert "Early self-touches." in llm and "uncalibrated" in llm
+    bad = doms["bad"]
+    assert 'id="emotion-no-reading"' in bad and "The LLM gave no usable reading" in bad
+    assert 'id="evidence"' not in bad and 'data-evidence-links="0"' in bad
+    section = bad[bad.index('id="emotion-section"'):bad.index('id="provenance-section"')]
+    no_reading = section[section.index('id="emotion-no-reading"'):section.index("</div>", section.index(
+        'id="emotion-no-reading"'))]
+    raw = section[section.index('id="emotion-raw"'):]
+    outside = section.replace(no_reading, "").replace(raw, "")
+    assert "empty if none" in raw and "empty if none" in no_reading  # the raw reply, and why it was rejected
+    assert "empty if none" not in outside
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name in ("default", "llm"):
+        shot = tmp_path / f"{name}.png"
+        r = run_chromium(reports[name][0], tmp_path, "--window-size=1280,2600", f"--screenshot={shot}")
+        assert r.returncode == 0 and shot.is_file(), r.stderr[-2000:]
+        shutil.copy(shot, ARTIFACTS / f"report_emotion_{name}.png")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data.clip import Clip
 from ..data.layouts import get_layout
+from ..emotion.timeline import event_order
 from ..utils.io import _json_default, atomic_write
 from .plots import class_colors, timeline_png
 
@@ -44,7 +45,7 @@ class ReportData:
     truth: pd.DataFrame | None = None  # optional ground truth (same columns) for comparison
     class_names: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-    emotion: dict[str, Any] | None = None  # reasoner, result (valence, arousal, confidence, evidence, rationale)
+    emotion: dict[str, Any] | None = None  # emotion.reading.read_emotion's dict (older {reasoner, result} too)
     model: dict[str, Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
@@ -95,6 +96,112 @@ def counts_table(events: pd.DataFrame | None, duration_s: float) -> list[dict[st
              "mean_score": round(float(r.mean_score), 3)} for k, r in g.iterrows()]
 
 
+def ordered_events(events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Events in timeline order (start, then end; stable) with ``event_id`` e1, e2, ... and ``evidence_text``.
+
+    Why: the emotion stage numbers events in this same order (``emotion.timeline.event_ids``), so an
+    evidence item citing ``e3`` links to the row and the bar of the third event here.
+    """
+    if events is None:
+        return None
+    ev = events.iloc[event_order(events["start"], events["end"])].reset_index(drop=True) if len(events) else \
+        events.reset_index(drop=True)
+    ids = [f"e{i + 1}" for i in range(len(ev))]
+    return ev.assign(event_id=ids, evidence_text=[_evidence_text(x) for x in ev.get("evidence", [None] * len(ev))])
+
+
+def _evidence_text(x: Any) -> str:
+    if isinstance(x, dict):
+        return str(x.get("text") or "")
+    if isinstance(x, str) and x.strip():
+        try:
+            obj = json.loads(x)
+        except json.JSONDecodeError:
+            return x
+        return str(obj.get("text") or "") if isinstance(obj, dict) else x
+    return ""
+
+
+def metrics_rows(metrics: dict[str, Any] | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The online-recognition scores as table rows (one per metric family) and the free-text notes."""
+    names = {"detection": "detection, per class", "detection_class_agnostic": "detection, class-agnostic",
+             "smg_online": "SMG online metric"}
+    rows, notes = [], []
+    for k, v in (metrics or {}).items():
+        if isinstance(v, dict):
+            rows.append({"metric": names.get(k, k.replace("_", " ")),
+                         "matched": v.get("tp", v.get("correct")), "predicted": v.get("n_pred"),
+                         "annotated": v.get("n_gt"), "precision": v.get("precision", v.get("acc")),
+                         "recall": v.get("recall", v.get("rec")), "f1": v.get("f1"),
+                         "setting": (f"tIoU ≥ {v['iou_threshold']:g}" if "iou_threshold" in v else
+                                     f"alpha {v['alpha']:g}" if "alpha" in v else "")})
+        elif v is not None:
+            notes.append(f"{k}: {v}" if k != "note" else str(v))
+    return rows, notes
+
+
+def emotion_view(emotion: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``read_emotion``'s dict as the template reads it; older ``{reasoner, result}`` dicts are converted."""
+    if not emotion:
+        return None
+    if "status" in emotion:
+        return emotion
+    if "result" in emotion:  # the pre-read_emotion shape of pipeline.analyze
+        r = emotion["result"] or {}
+        ok = bool(r.get("valence")) and bool(r.get("valid", True))
+        return {"reasoner": emotion.get("reasoner") or {}, "setting": {"name": emotion.get("setting")},
+                "status": "ok" if ok else "no usable reading", "label": r.get("valence"),
+                "valence": r.get("valence"), "arousal": r.get("arousal"), "confidence": r.get("confidence"),
+                "probability": None, "interval": None, "features": [], "evidence": [],
+                "rationale": "", "raw": None, "notes": ["this reading was made without the grounding check; its "
+                                                        "evidence is not shown"], "error": emotion.get("note")}
+    if "error" in emotion:
+        return {"status": "not run", "error": emotion["error"], "reasoner": {}, "setting": {}}
+    return None
+
+
+def rate_svg(events: pd.DataFrame | None, duration_s: float, width: int = 1000, label_w: int = 190) -> str | None:
+    """Inline SVG bars of the MG rate (events per minute) over time, aligned with the timeline above it.
+
+    Bins are one minute for recordings of 3 minutes or more, else 10 or 30 seconds; illustrative (speech)
+    gestures are stacked in a lighter tone above the micro-gestures.
+    """
+    if events is None or duration_s <= 0:
+        return None
+    binw = 60.0 if duration_s >= 180 else 30.0 if duration_s >= 60 else 10.0
+    nb = max(1, int(np.ceil(duration_s / binw)))
+    start = events["start"].to_numpy(np.float64) if len(events) else np.zeros(0)
+    names = events["label_name"].astype(str).str.lower() if len(events) else pd.Series([], dtype=str)
+    illus = names.str.contains("illustrative").to_numpy() if len(events) else np.zeros(0, bool)
+    b = np.clip((start // binw).astype(np.int64), 0, nb - 1)
+    widths = np.minimum(binw, duration_s - np.arange(nb) * binw)  # the last bin may be shorter
+    per_min = 60.0 / np.maximum(widths, 1e-6)
+    mg = np.bincount(b[~illus], minlength=nb) * per_min
+    il = np.bincount(b[illus], minlength=nb) * per_min
+    top = float(max((mg + il).max(), 1.0))
+    h, plot_h = 120, 90
+    sx = (width - label_w - 10) / duration_s
+    out = [f'<svg id="rate-svg" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" width="100%" role="img" '
+           f'aria-label="micro-gesture rate per minute" data-bins="{nb}" data-bin-seconds="{binw:g}">',
+           f'<text x="{label_w - 6}" y="14" text-anchor="end" class="row-label">events / min</text>',
+           f'<text x="{label_w - 6}" y="{plot_h}" text-anchor="end" class="tick-label">0</text>',
+           f'<text x="{label_w - 6}" y="22" text-anchor="end" class="tick-label">{top:.0f}</text>']
+    for i in range(nb):
+        x = label_w + i * binw * sx
+        w = max(widths[i] * sx - 2, 1.0)
+        hm, hi = plot_h * mg[i] / top, plot_h * il[i] / top
+        tip = f"{_mmss(i * binw)}-{_mmss(i * binw + widths[i])}: {mg[i]:.1f} micro-gestures/min, {il[i]:.1f} illustrative/min"
+        out.append(f'<g class="rate-bin"><title>{html.escape(tip)}</title>'
+                   f'<rect class="rate-mg" x="{x:.1f}" y="{plot_h - hm:.1f}" width="{w:.1f}" height="{hm:.1f}"/>'
+                   f'<rect class="rate-il" x="{x:.1f}" y="{plot_h - hm - hi:.1f}" width="{w:.1f}" height="{hi:.1f}"/></g>')
+    out.append(f'<line x1="{label_w}" x2="{width - 10}" y1="{plot_h}" y2="{plot_h}" class="row-line"/>')
+    for tk in _ticks(duration_s):
+        out.append(f'<text x="{label_w + tk * sx:.1f}" y="{plot_h + 16}" text-anchor="middle" '
+                   f'class="tick-label">{_mmss(tk)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _svg_timeline(events: pd.DataFrame | None, duration_s: float, colors: dict[str, str],
                   truth: pd.DataFrame | None = None) -> str:
     """An inline SVG timeline (one row per class) whose bars carry data attributes for the page's script."""
@@ -118,11 +225,12 @@ def _svg_timeline(events: pd.DataFrame | None, duration_s: float, colors: dict[s
     for k, r in enumerate((events if events is not None else pd.DataFrame()).itertuples(index=False)):
         y = rows[r.label_name] * row_h + 4
         op = 0.35 + 0.65 * float(np.clip(r.score, 0, 1))
-        out.append(f'<rect class="mg-event" data-index="{k}" data-start="{r.start:.3f}" data-end="{r.end:.3f}" '
-                   f'data-label="{html.escape(r.label_name)}" x="{label_w + r.start * sx:.1f}" y="{y + 3}" '
-                   f'width="{max((r.end - r.start) * sx, 1.5):.1f}" height="{row_h - 6}" fill="{colors[r.label_name]}" '
-                   f'fill-opacity="{op:.2f}"><title>{html.escape(r.label_name)} {r.start:.1f}-{r.end:.1f} s '
-                   f'(score {r.score:.2f})</title></rect>')
+        eid = getattr(r, "event_id", f"e{k + 1}")
+        out.append(f'<rect class="mg-event" data-index="{k}" data-event-id="{eid}" data-start="{r.start:.3f}" '
+                   f'data-end="{r.end:.3f}" data-label="{html.escape(r.label_name)}" x="{label_w + r.start * sx:.1f}" '
+                   f'y="{y + 3}" width="{max((r.end - r.start) * sx, 1.5):.1f}" height="{row_h - 6}" '
+                   f'fill="{colors[r.label_name]}" fill-opacity="{op:.2f}"><title>{eid} {html.escape(r.label_name)} '
+                   f'{r.start:.1f}-{r.end:.1f} s (score {r.score:.2f})</title></rect>')
     ticks = _ticks(span)
     for tk in ticks:
         x = label_w + tk * sx
@@ -164,7 +272,7 @@ def render_report(data: ReportData, out_dir: str | Path, *, name: str = "report.
     """Write ``report.html`` (self-contained) and ``timeline.png`` into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    events = data.events
+    events = ordered_events(data.events)
     names = list(dict.fromkeys(list(events["label_name"]) if events is not None and len(events) else []))
     if data.truth is not None and len(data.truth):
         names += [n for n in dict.fromkeys(data.truth["label_name"]) if n not in names]
@@ -183,6 +291,8 @@ def render_report(data: ReportData, out_dir: str | Path, *, name: str = "report.
         svg=_svg_timeline(events, data.duration_s, colors, data.truth) if events is not None else None,
         counts=counts_table(events, data.duration_s), png_b64=png_b64,
         events=[] if events is None else events.to_dict(orient="records"),
+        rate_svg=rate_svg(events, data.duration_s), emotion=emotion_view(data.emotion),
+        metrics_table=metrics_rows(data.metrics),
         provenance_json=json.dumps(data.provenance, indent=2, default=_json_default),
     )
     with atomic_write(out_dir / name, "w", encoding="utf-8") as fh:
