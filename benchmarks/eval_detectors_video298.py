@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     ap.add_argument("--save-config", type=Path, default=None, help="write the fitted thresholds (YAML override)")
     ap.add_argument("--passes", type=int, default=2, help="coordinate-search passes")
+    ap.add_argument("--compare-grids", action="store_true",
+                    help="also compare FIT_GRID with FIT_GRID_EXTENDED by 3-fold validation inside the pre-cut frames")
     args = ap.parse_args(argv)
 
     from microgesture.data.mg_classes import IMIGUE_TO_MG
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
            "fitted_overrides": res["config"].overrides(),
            "seconds": secs, "stream_seconds": duration_s,
            "published_online_imigue": PUBLISHED_ONLINE["iMiGUE"]}
+    if args.compare_grids:
+        out["grid_comparison_before_cut"] = compare_grids(clip, ev, res["cut"], args.passes)
     if args.json:
         print(json.dumps(out, indent=2, default=float))
         return 0
@@ -111,11 +115,42 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fit: {rep.evaluations} evaluations; changed keys:")
     for c in rep.changes:
         print(f"  pass {c['pass']} {c['key']}: {c['old']} -> {c['new']} (pre-cut F1 {c['f1']:.3f})")
+    if args.compare_grids:
+        print()
+        print("grid choice, 3-fold inside the frames before the cut (fit on two thirds, score the third):")
+        for name, r in out["grid_comparison_before_cut"].items():
+            print(f"  {name:20s} F1 {r['f1']:.3f}  class-agnostic {r['f1_agnostic']:.3f}  SMG F1 {r['smg_f1']:.3f}  "
+                  f"pred {r['n_pred']}")
     print()
     print(f"timings (stream {duration_s:.0f} s of video):")
     for k, v in secs.items():
         print(f"  {k:40s} {v:6.2f} s")
     return 0
+
+
+def compare_grids(clip, ev, cut: int, passes: int) -> dict[str, dict[str, float]]:
+    """FIT_GRID vs FIT_GRID_EXTENDED (and the unfitted defaults), 3-fold inside the frames before ``cut``."""
+    from microgesture.evaluation.online_metrics import detection_scores, smg_online_metric
+    from microgesture.models.kinematic import detect_events
+    from microgesture.training.detector_fit import FIT_GRID, FIT_GRID_EXTENDED, fit_thresholds
+
+    offset = clip.meta.frame_range[0] if clip.meta.frame_range else 0
+    edges = [offset + round(k * (cut - offset) / 3) for k in range(4)]
+    folds = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        part = clip.slice_frames(a - offset, b - offset - 1)
+        folds.append((part, ev[(ev["start_frame"] >= a) & (ev["end_frame"] < b)].reset_index(drop=True)))
+    out = {}
+    for name, grid in (("defaults (no fit)", None), ("FIT_GRID", FIT_GRID), ("FIT_GRID_EXTENDED", FIT_GRID_EXTENDED)):
+        pairs = []
+        for i, (part, truth) in enumerate(folds):
+            cfg = None
+            if grid is not None:
+                cfg, _ = fit_thresholds([f for j, f in enumerate(folds) if j != i], grid=grid, passes=passes)
+            pairs.append((detect_events(part, cfg).events, truth))
+        d, a, m = detection_scores(pairs), detection_scores(pairs, class_agnostic=True), smg_online_metric(pairs)
+        out[name] = {"f1": d.f1, "f1_agnostic": a.f1, "smg_f1": m.f1, "n_pred": d.n_pred, "n_gt": d.n_gt}
+    return out
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@ thing. Each class belongs to a body-part *category*, the level the emotion featu
 ``IMIGUE_TO_MG`` and ``SMG_TO_MG`` map dataset label indices (0-based, in the readers' class order) to these
 classes; ``None`` marks a dataset class with no skeleton definition (moving or crossing legs in SMG, where
 the upper-body layouts have no legs).
+
+What the one real iMiGUE stream here (video 298, OpenPose with face and hands) shows about two mappings:
+"bite lip" (5 instances) has no hand near the mouth (both hands stay 0.3 shoulder widths or more from the
+head), but the outer-lip height drops to 0.2-0.6 of the person's usual in 4 of the 5, so with face points it
+is a mouth self-touch the detectors can see (it stays "touch face"); and the 7 "touch face" instances have the hand
+at the side and top of the head, fingertips 0.3-0.6 shoulder widths above the nose — above the brows, i.e.
+"touch head" by the definitions below. The mapping keeps "touch face" (one subject is no definition); the
+detectors' face/head boundary (``head_model.brow_above_eyes``) is a threshold that fitting can move.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ class MGClass:
 
 MG_CLASSES: tuple[MGClass, ...] = (
     MGClass("touch head", "head_face", "a hand at the top or back of the head, above the brows (hat, hair, forehead)"),
-    MGClass("touch face", "head_face", "a hand on the face between brows and chin (eyes, nose, mouth, cheeks, chin)"),
+    MGClass("touch face", "head_face", "a hand on the face between brows and chin (eyes, nose, mouth, cheeks, chin); "
+                                       "with face points also the lips pressed or bitten (a self-touch of the mouth)"),
     MGClass("touch ear", "head_face", "a hand at the side of the head, by an ear"),
     MGClass("touch neck", "neck_chest", "a hand on the neck or collar, below the chin and above the chest"),
     MGClass("touch chest", "neck_chest", "a hand resting on or rubbing the chest"),
@@ -82,7 +91,7 @@ IMIGUE_TO_MG: dict[int, int | None] = _table({
     25: "hands together",  # play things: objects handled in front of the body
     26: "arms behind",  # withdraw arms
     27: "head up",
-    28: "touch face",  # bite lip: without a hand it is a face-only movement the body joints cannot see
+    28: "touch face",  # bite lip: a mouth self-touch; face points show it (lips pressed), body joints alone cannot
     29: "arms akimbo",
     30: "shake shoulders",
     31: "illustrative",

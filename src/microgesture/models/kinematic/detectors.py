@@ -633,9 +633,12 @@ def detect_shake_shoulders(ctx: Context) -> ClassOutput:
     for s in SIDES:  # a moving or raised arm drags the shoulder keypoints: only shoulders moving on their own
         if b.jm.get(f"{s}.wrist"):
             still &= ~(ctx.hand_speed(s) > cfg.max_hand_speed) & ~in_head_contact(ctx, s)  # unseen hand: no veto
-    def big_enough(seg: slice) -> bool:
+    head = ctx.cached("head_speed", lambda: smooth(speed(ctx.eye_centre() - ctx.sc, ctx.fps), ctx.sec(0.3)))
+
+    def big_enough(seg: slice) -> bool:  # a real excursion, with the head riding along rather than leading
         with _quiet():
-            return bool(np.nanmax(amp[seg]) >= cfg.min_amplitude)
+            peak, head_peak = np.nanmax(amp[seg]), np.nanmax(head[seg])
+        return bool(peak >= cfg.min_amplitude and not head_peak > cfg.max_head_speed)
     jm = b.jm
     return _simple(ctx, "shake shoulders", rel, higher=True, gate=still, event_ok=big_enough,
                    joints=[jm.get("Right.shoulder"), jm.get("Left.shoulder"), jm.get("neck")],
@@ -686,13 +689,16 @@ def detect_illustrative(ctx: Context) -> ClassOutput:
     """A hand lifted away from its resting place and moved (a gesture that is not a self-touch)."""
     cfg = ctx.cfg.illustrative
     per, speeds = {}, {}
+    # while one hand is at the head the other one's motion is read against shoulders that the raised arm
+    # drags along; and the rising/lowering hand is an approach, not a gesture
+    touching = in_head_contact(ctx, "Right") | in_head_contact(ctx, "Left")
     for s in SIDES:
         if not ctx.body.jm.get(f"{s}.wrist"):
             continue
         rel = ctx.hand_centre(s) - ctx.sc
         off = ctx.cached(ctx.key(f"hand_off_rest_{s}", "illustrative.rest_window_s"), lambda rel=rel: np.linalg.norm(
             rel - rolling_median(rel, ctx.sec(cfg.rest_window_s)), axis=-1))
-        per[s] = np.where(~in_head_contact(ctx, s), off, np.nan)
+        per[s] = np.where(~touching, off, np.nan)
         speeds[s] = ctx.hand_speed(s)
     if not per:
         return ClassOutput(np.zeros(ctx.T, np.float32))
