@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     ap.add_argument("--save-config", type=Path, default=None, help="write the fitted thresholds (YAML override)")
     ap.add_argument("--passes", type=int, default=2, help="coordinate-search passes")
+    ap.add_argument("--raga", action="store_true",
+                    help="also print the packaged detectors' timelines on the raga recordings (real footage, no labels)")
     ap.add_argument("--compare-grids", action="store_true",
                     help="also compare FIT_GRID with FIT_GRID_EXTENDED by 3-fold validation inside the pre-cut frames")
     args = ap.parse_args(argv)
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
            "published_online_imigue": PUBLISHED_ONLINE["iMiGUE"]}
     if args.compare_grids:
         out["grid_comparison_before_cut"] = compare_grids(clip, ev, res["cut"], args.passes)
+    if args.raga:
+        out["raga"] = raga_timelines(root.parent / "raga" / "raw")
     if args.json:
         print(json.dumps(out, indent=2, default=float))
         return 0
@@ -121,11 +125,38 @@ def main(argv: list[str] | None = None) -> int:
         for name, r in out["grid_comparison_before_cut"].items():
             print(f"  {name:20s} F1 {r['f1']:.3f}  class-agnostic {r['f1_agnostic']:.3f}  SMG F1 {r['smg_f1']:.3f}  "
                   f"pred {r['n_pred']}")
+    if args.raga:
+        print()
+        print("raga (real OpenPose BODY_25 of seated performers; packaged thresholds; no labels):")
+        for who, r in out["raga"].items():
+            print(f"  {who}: {r['frames']} frames; cannot tell: {', '.join(sorted(r['cannot_tell'])) or '-'}")
+            for e in r["events"]:
+                print(f"    {e['start_frame']:4d}-{e['end_frame']:4d} {e['label_name']:16s} {e['evidence']['text']}")
     print()
     print(f"timings (stream {duration_s:.0f} s of video):")
     for k, v in secs.items():
         print(f"  {k:40s} {v:6.2f} s")
     return 0
+
+
+def raga_timelines(root: Path) -> dict[str, dict]:
+    """The packaged detectors on every tracked person of the two raga OpenPose folders (25 fps)."""
+    from microgesture.data.readers.openpose import read_openpose_folder
+    from microgesture.models.kinematic import detect_events
+
+    out = {}
+    for folder, persons in (("example_1person", 1), ("example_3people", 3)):
+        if not (root / folder).is_dir():
+            continue
+        clip, _ = read_openpose_folder(root / folder, layout="openpose_body25", max_persons=persons, progress=False)
+        for p in range(persons):
+            one = clip.with_(keypoints=clip.keypoints[p:p + 1],
+                             scores=None if clip.scores is None else clip.scores[p:p + 1])
+            one.meta.fps = 25.0
+            res = detect_events(one).to_dict()
+            out[f"{folder} person {p}"] = {"frames": clip.num_frames, "events": res["events"],
+                                           "cannot_tell": res["cannot_tell"]}
+    return out
 
 
 def compare_grids(clip, ev, cut: int, passes: int) -> dict[str, dict[str, float]]:

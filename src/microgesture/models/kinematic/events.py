@@ -27,14 +27,14 @@ def hysteresis(value: np.ndarray, enter: float | np.ndarray, exit: float | np.nd
         weak = ok & ((v >= exit) if higher else (v <= exit))
     weak |= strong
     r = runs(weak)
-    out = np.zeros(v.shape[0], bool)
     if not len(r):
-        return out
+        return np.zeros(v.shape[0], bool)
     cs = np.concatenate([[0], np.cumsum(strong)])
-    keep = cs[r[:, 1] + 1] - cs[r[:, 0]] > 0
-    for a, b in r[keep]:  # one slice per event (events are few)
-        out[a:b + 1] = True
-    return out
+    kept = r[cs[r[:, 1] + 1] - cs[r[:, 0]] > 0]
+    edges = np.zeros(v.shape[0] + 1, np.int64)
+    np.add.at(edges, kept[:, 0], 1)
+    np.add.at(edges, kept[:, 1] + 1, -1)
+    return np.cumsum(edges)[:-1] > 0
 
 
 def runs(mask: np.ndarray) -> np.ndarray:
