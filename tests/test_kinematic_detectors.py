@@ -255,3 +255,10 @@ def test_raga_no_event_spans_the_whole_clip(real_data, folder, persons):
         assert (lengths <= 0.8 * clip.num_frames).all()  # seated performers: no posture held for the whole clip
         assert len(res.events) <= 8  # 5 s of singing/playing: a few events, not a flood
     assert told >= 1
+
+
+def test_a_hand_on_the_other_arm_is_not_also_a_chest_touch():
+    res = detect_events(case_stream("touch arm", 0))
+    assert overlaps_gesture(events_of(res, "touch arm")) and not len(events_of(res, "touch chest"))
+    res = detect_events(case_stream("hands together", 0))
+    assert overlaps_gesture(events_of(res, "hands together")) and not len(events_of(res, "touch chest"))

@@ -118,9 +118,6 @@ class Context:
     def eye_centre(self) -> np.ndarray:
         return self.cached("eyes", self.body.eye_centre)
 
-    def has(self, *names: str | None) -> bool:
-        return all(n is not None for n in names)
-
     def seen(self, name: str | None) -> float:
         return self.body.presence(name)
 
@@ -453,7 +450,10 @@ def detect_touch_chest(ctx: Context) -> ClassOutput:
         per[s] = np.where(np.isfinite(d), d, np.inf).min(1)
         per[s] = np.where(np.isfinite(per[s]), per[s], np.nan)
         rise = body.role(f"{s}.wrist")[:, 1] - body.role(f"{s}.elbow")[:, 1]
-        gates[s] = (rise >= cfg.min_forearm_rise) & ~in_head_contact(ctx, s)
+        # in the image a hand reaching for the other arm, or clasping the other hand, passes over the chest:
+        # those contacts (and the head) come first
+        other = (arm_distance(ctx, s) <= ctx.cfg.touch_arm.exit) | (hand_gap(ctx) <= ctx.cfg.hands_together.exit)
+        gates[s] = (rise >= cfg.min_forearm_rise) & ~in_head_contact(ctx, s) & ~other
         per[s] = np.where(gates[s], per[s], np.nan)
     if not per:
         return ClassOutput(np.zeros(ctx.T, np.float32))
@@ -517,19 +517,26 @@ def detect_fold_arms(ctx: Context) -> ClassOutput:
                                      f"elbow, for {d:.1f} s")
 
 
+def arm_distance(ctx: Context, side: str) -> np.ndarray:
+    """``[T]`` distance (sw) of this hand's points to the other arm (upper arm, and the forearm up to
+    ``touch_arm.forearm_reach`` from the elbow); inf where it cannot be measured."""
+    def f():
+        o = "Left" if side == "Right" else "Right"
+        p, body = ctx.hand_points(side), ctx.body
+        sh, el, wr = (body.role(f"{o}.{r}")[:, None] for r in ("shoulder", "elbow", "wrist"))
+        d = np.minimum(point_segment_distance(p, sh, el),
+                       point_segment_distance(p, el, wr, t_max=ctx.cfg.touch_arm.forearm_reach))
+        return np.where(np.isfinite(d), d, np.inf).min(1)
+    return ctx.cached(ctx.key(f"arm_distance_{side}", "touch_arm.forearm_reach"), f)
+
+
 def detect_touch_arm(ctx: Context) -> ClassOutput:
     cfg, body = ctx.cfg.touch_arm, ctx.body
-    def arm_distance(s: str, o: str) -> np.ndarray:
-        p = ctx.hand_points(s)
-        sh, el, wr = (body.role(f"{o}.{r}")[:, None] for r in ("shoulder", "elbow", "wrist"))
-        d = np.minimum(point_segment_distance(p, sh, el), point_segment_distance(p, el, wr, t_max=cfg.forearm_reach))
-        return np.where(np.isfinite(d), d, np.inf).min(1)
-
     per = {}
-    for s, o in (("Right", "Left"), ("Left", "Right")):
+    for s in SIDES:
         if ctx.hand_points(s).shape[1] == 0:
             continue
-        d = ctx.cached(ctx.key(f"arm_distance_{s}", "touch_arm.forearm_reach"), lambda s=s, o=o: arm_distance(s, o))
+        d = arm_distance(ctx, s)
         per[s] = np.where(np.isfinite(d) & ~in_head_contact(ctx, s), d, np.nan)
     if not per:
         return ClassOutput(np.zeros(ctx.T, np.float32))
@@ -698,7 +705,8 @@ def detect_illustrative(ctx: Context) -> ClassOutput:
         rel = ctx.hand_centre(s) - ctx.sc
         off = ctx.cached(ctx.key(f"hand_off_rest_{s}", "illustrative.rest_window_s"), lambda rel=rel: np.linalg.norm(
             rel - rolling_median(rel, ctx.sec(cfg.rest_window_s)), axis=-1))
-        per[s] = np.where(~touching, off, np.nan)
+        on_arm = arm_distance(ctx, s) <= ctx.cfg.touch_arm.exit  # a hand on the other arm is a touch, not a gesture
+        per[s] = np.where(~touching & ~on_arm, off, np.nan)
         speeds[s] = ctx.hand_speed(s)
     if not per:
         return ClassOutput(np.zeros(ctx.T, np.float32))
@@ -742,6 +750,8 @@ AFFECTS: dict[str, tuple[str, ...]] = {
     **{s: HEAD_FAMILY + _YIELDS_TO_HEAD for s in ("head_model", "contact", "touch_face", "touch_head", "touch_ear",
                                                   "touch_neck")},
     "fold_arms": ("fold arms", "touch arm"),
+    "touch_arm": ("touch arm", "touch chest", "illustrative"),
+    "hands_together": ("hands together", "touch chest"),
     "lips": ("touch face",),
     "body": tuple(MG_INDEX),
 }

@@ -105,27 +105,9 @@ def band_amplitude(x: np.ndarray, fps: float, low_hz: float, high_hz: float, win
     return window_rms(band, window)
 
 
-def zero_crossing_rate(x: np.ndarray, fps: float, window: int) -> np.ndarray:
-    """Sign changes per second of a (band-passed, zero-mean) signal over a centred window."""
-    x = np.asarray(x, dtype=np.float32)
-    s = np.sign(x)
-    cross = np.zeros(x.shape[0], np.float32)
-    cross[1:] = (s[1:] * s[:-1] < 0).astype(np.float32)
-    cross[~np.isfinite(x)] = np.nan
-    return smooth(cross, window) * np.float32(fps)
-
-
 def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray, t_max: float = 1.0) -> np.ndarray:
     """Distance from points ``p [..., C]`` to segments ``a→b`` (broadcast), the segment cut at ``t_max``."""
     ab = b - a
     denom = np.maximum((ab * ab).sum(-1), 1e-9)
     t = np.clip(((p - a) * ab).sum(-1) / denom, 0.0, t_max)
     return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
-
-
-def min_distance(points: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """``[T, P, C]`` points and ``[T, A, C]`` anchors → ``[T]`` smallest distance (NaN if either set is empty)."""
-    d = np.linalg.norm(points[:, :, None, :] - anchors[:, None, :, :], axis=-1)
-    d = np.where(np.isfinite(d), d, np.inf)
-    m = d.reshape(d.shape[0], -1).min(axis=1) if d.size else np.full(points.shape[0], np.inf)
-    return np.where(np.isfinite(m), m, np.nan).astype(np.float32)
