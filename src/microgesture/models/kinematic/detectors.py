@@ -354,8 +354,9 @@ def detect_head_family(ctx: Context, active: set[str]) -> dict[str, ClassOutput]
         out[name].events.append(Event(int(a), int(b), name, score, evidence(
             [jm.get(f"{side}.wrist")] + [n for n in anchors if n], "hand-to-" + name.split()[1] + " distance",
             dval, "shoulder widths", thr, dur,
-            f"{_side_word(side)} hand within {_fmt(max(dval, 0.0))} shoulder widths of {_PLACE[name]} for "
-            f"{dur:.1f} s")))
+            f"{_side_word(side)} hand " + (f"on {_PLACE[name]}" if dval < 0.01 else
+                                             f"within {_fmt(dval)} shoulder widths of {_PLACE[name]}")
+            + f" for {dur:.1f} s")))
     return out
 
 
@@ -397,14 +398,15 @@ def detect_lips(ctx: Context) -> ClassOutput:
 
 def _simple(ctx: Context, name: str, value: np.ndarray, *, higher: bool, gate: np.ndarray | None,
             joints: list[str | None], measure: str, unit: str, text: Callable[[float, float], str],
-            event_ok: Callable[[slice], bool] | None = None, threshold: float | None = None) -> ClassOutput:
+            event_ok: Callable[[slice], bool] | None = None) -> ClassOutput:
+    """Decode one per-frame measure with the class's enter/exit/duration settings into events with evidence;
+    ``event_ok`` may veto a decoded event (e.g. a contact the hand only swept through)."""
     cfg = ctx.cfg[name.replace(" ", "_")]
-    enter = cfg.enter if threshold is None else threshold
+    enter = cfg.enter
     g = np.ones(ctx.T, bool) if gate is None else gate
     strength = np.where(g, ramp(value, enter, higher), 0).astype(np.float32)
     out = ClassOutput(strength)
-    for a, b in decode(value, enter=enter, exit=cfg.exit if threshold is None else cfg.exit * threshold / cfg.enter,
-                       higher=higher, fps=ctx.fps, gate=g, min_duration_s=cfg.min_duration_s,
+    for a, b in decode(value, enter=enter, exit=cfg.exit, higher=higher, fps=ctx.fps, gate=g, min_duration_s=cfg.min_duration_s,
                        merge_gap_s=cfg.merge_gap_s, max_duration_s=cfg.get("max_duration_s")):
         seg = slice(a, b + 1)
         if event_ok is not None and not event_ok(seg):
