@@ -33,6 +33,7 @@ from _kinematic_poses import (
     stream,
     wave,
 )
+from conftest import skip_or_fail
 from microgesture.data.clip import Clip, ClipMeta
 from microgesture.data.mg_classes import MG_CLASS_NAMES, MG_INDEX
 from microgesture.data.readers.openpose import read_openpose_folder
@@ -239,7 +240,7 @@ def test_yaml_unknown_or_mistyped_key_is_an_error_naming_it(tmp_path):
 def test_raga_no_event_spans_the_whole_clip(real_data, folder, persons):
     path = real_data / "raga" / "raw" / folder
     if not path.is_dir():
-        pytest.skip(f"{path} not found")
+        skip_or_fail(f"raga OpenPose folder not found at {path}")
     clip, _ = read_openpose_folder(path, layout="openpose_body25", max_persons=persons, progress=False)
     told = 0
     for p in range(persons):
