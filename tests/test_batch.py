@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from microgesture.pipeline.batch import (
     RECORD_FILE,
     RECORDINGS_DIR,
     Recording,
+    analyze_recording,
     collect_inputs,
     content_hash,
     discover,
@@ -38,7 +40,6 @@ from microgesture.pipeline.batch import (
     worker_state,
 )
 from microgesture.report.cohort import compare_groups
-from microgesture.training.windows import train_window_model
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.I)
 
@@ -68,6 +69,9 @@ def test_discovery_finds_one_recording_per_input(tmp_path):
     (root / "notes.txt").write_text("x")
     (root / "out").mkdir()
     _npy(root / "out" / "old.npy", 3, 5)  # inside the batch folder: never an input
+    (root / "earlier" / "recordings").mkdir(parents=True)  # another batch's outputs: not inputs either
+    (root / "earlier" / "batch.json").write_text("{}")
+    _npy(root / "earlier" / "recordings" / "x.npy", 4, 5)
     recs, ignored = discover(root, exclude=[root / "out"])
     assert {r.id: Path(r.path).relative_to(root).as_posix() for r in recs} == {
         "a__s_1.npy": "a/s 1.npy", "b__op": "b/op", "clip.mp4": "clip.mp4", "empty": "empty", "store": "store"}
@@ -109,6 +113,19 @@ def test_content_hash_and_plan(tmp_path):
     opts = AnalyzeOptions(reasoner="none")
     todo, done = plan([rec], tmp_path / "out", opts)
     assert [r.id for r, reuse in todo] == ["a"] and not done
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"\x93NUMPY garbage")
+    rb = Recording("bad", str(bad))
+    record = analyze_recording(rb, str(tmp_path / "out"), opts)  # the task function, in this process
+    assert record["status"] == "failed" and record["final"] and "bad.npy" in record["error"]
+    assert (tmp_path / "out" / RECORDINGS_DIR / "bad" / "report.html").is_file()
+    assert plan([rb], tmp_path / "out", opts)[1] == [rb]  # done: same input, same settings
+    assert plan([rb], tmp_path / "out", opts, redo_failed=True)[0] == [(rb, False)]
+    assert plan([rb], tmp_path / "out", replace(opts, gap_fill=3))[0] == [(rb, True)]  # settings changed
+    os.utime(bad, (5, 5))
+    assert plan([rb], tmp_path / "out", opts)[0] == [(rb, True)]  # touched: the task compares content
+    again = analyze_recording(rb, str(tmp_path / "out"), opts)
+    assert again["outcome"] == "unchanged" and plan([rb], tmp_path / "out", opts)[1] == [rb]
 
 
 def test_group_statistics():
@@ -151,12 +168,8 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def opts(tmp_path_factory):
-    streams = [make_interview_stream(seed=s, duration_s=90) for s in range(2)]
-    wm = train_window_model(streams, list(CLASS_NAMES), out=tmp_path_factory.mktemp("model") / "tiny", window=32,
-                            overrides=["model.channels=[32,32]", "trainer.max_epochs=6", "optim.lr=5e-3"],
-                            label_space="synthetic", progress=False)
-    return AnalyzeOptions(model=wm.path, reasoner="none", progress=False)
+def opts():
+    return AnalyzeOptions(reasoner="none", progress=False)  # the default recogniser: the kinematic MG detectors
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +223,10 @@ def test_mixed_folder_then_resume(client, opts, mixed, first_batch):
     assert table.set_index("id").loc["openpose__298", "duration_s"] == pytest.approx(250 / 25)
     assert table[table["status"] == "failed"]["events"].isna().all()  # failures are not zeros
     n_cols = [c for c in table.columns if c.startswith("n_") and not c.startswith("n_cat_")]
-    assert (ok[n_cols].sum(axis=1) == ok["events"]).all()
+    cat_cols = [c for c in table.columns if c.startswith("n_cat_")]
+    assert len(n_cols) == 14 and "per_min_cat_head_face" in table.columns  # the MG class set and its categories
+    assert (ok[n_cols].sum(axis=1) == ok["events"]).all() and (ok[cat_cols].sum(axis=1) == ok["events"]).all()
+    assert (ok["mg_events"] == ok["events"] - ok["n_illustrative"]).all()
     states = client.run(worker_state)
     assert all(s["analyzers_made"] <= 1 and s["pinned"] == 1 for s in states.values())  # once per worker
     assert sum(s["analyzers_made"] for s in states.values()) >= 1
@@ -256,8 +272,7 @@ def test_cli_manifest_on_an_existing_scheduler(client, opts, tmp_path, capsys):
     rows = [f"rec/r{s}.npy,P{s // 2},{'calm' if s < 3 else 'stress'}" for s in range(6)]
     (tmp_path / "m.csv").write_text("path,speaker,group\n" + "\n".join(rows) + "\n")
     code = main(["analyze-batch", str(tmp_path / "m.csv"), "--out", str(tmp_path / "out"), "--scheduler",
-                 client.scheduler.address, "--model", str(opts.model), "--reasoner", "none", "--no-progress",
-                 "--json"])
+                 client.scheduler.address, "--reasoner", "none", "--no-progress", "--json"])
     res = json.loads(capsys.readouterr().out)
     assert code == 0 and res["counts"] == {"complete": 6} and res["cluster"].startswith("scheduler tcp://")
     table = pd.read_csv(tmp_path / "out" / "cohort.csv")

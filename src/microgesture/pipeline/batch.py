@@ -104,7 +104,8 @@ def discover(root: str | Path, *, exclude: Sequence[str | Path] = ()) -> tuple[l
     ignored: list[str] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in skip)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in skip
+                         and not _is_output(here / d))
         if here != root and not dirs and not files and not any(os.scandir(here)):
             found.append(here)
             continue
@@ -121,6 +122,12 @@ def discover(root: str | Path, *, exclude: Sequence[str | Path] = ()) -> tuple[l
     rels = [p.relative_to(root).as_posix() if p != root else root.name for p in found]
     ids = _unique([safe_id(r) for r in rels], rels)
     return [Recording(i, str(p)) for i, p in zip(ids, found, strict=True)], [str(f) for f in ignored]
+
+
+def _is_output(folder: Path) -> bool:
+    """A batch folder or one recording's outputs (their skeleton stores are not new inputs)."""
+    return (folder / RECORD_FILE).is_file() or ((folder / "batch.json").is_file()
+                                                and (folder / RECORDINGS_DIR).is_dir())
 
 
 def read_manifest(path: str | Path) -> list[Recording]:
@@ -491,11 +498,12 @@ def cohort_table(recordings: Sequence[Recording], out_root: str | Path) -> tuple
         })
     seen = set().union(*[set(e) for e in events if e is not None]) if events else set()
     classes = _class_set(summaries, seen)
-    cats = [c for c in dict.fromkeys([*(category_of_class(n) for n in classes)])
-            if c in CATEGORIES or c == "unmapped"]
+    present = {category_of_class(n) for n in classes}
+    cats = [c for c in CATEGORIES if c in present] + (["unmapped"] if "unmapped" in present else [])
     cols = CohortColumns(classes=classes, categories=cats,
                          class_columns={n: f"per_min_{_slug(n)}" for n in classes},
-                         category_columns={c: f"per_min_cat_{_slug(c)}" for c in cats})
+                         category_columns={c: f"per_min_cat_{_slug(c)}" for c in cats},
+                         class_categories={n: category_of_class(n) for n in classes})
     rows = []
     for row, ev in zip(base, events, strict=True):
         minutes = row["duration_s"] / 60.0 if row["duration_s"] == row["duration_s"] else np.nan
@@ -503,6 +511,9 @@ def cohort_table(recordings: Sequence[Recording], out_root: str | Path) -> tuple
         r = dict(row)
         r["events"] = float(len(ev)) if ev is not None else np.nan
         r["events_per_min"] = r["events"] / minutes if ev is not None and minutes > 0 else np.nan
+        mg = [k for k in classes if category_of_class(k) not in ("unmapped", "illustrative")]
+        r["mg_events"] = float(sum(int(counts.get(k, 0)) for k in mg)) if counts is not None and mg else np.nan
+        r["mg_events_per_min"] = r["mg_events"] / minutes if counts is not None and mg and minutes > 0 else np.nan
         for c in cats:
             n = float(sum(int(counts.get(k, 0)) for k in classes if category_of_class(k) == c)) \
                 if counts is not None else np.nan
@@ -552,6 +563,7 @@ class BatchResult:
     cluster: str = ""
     dashboard: str | None = None
     ignored: int = 0  # files below the input folders that are not recordings
+    timings: dict[str, float] = field(default_factory=dict)  # plan, warm_up, cluster, tasks, cohort (seconds)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -571,7 +583,8 @@ def local_cluster(workers: int | None = None, threads_per_worker: int = 1, *, me
     n = int(workers) if workers else max(1, CPU_COUNT // threads_per_worker)
     env = {k: str(threads_per_worker) for k in THREAD_ENV}
     return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env, memory_limit=memory_limit,
-                        dashboard_address=":0" if dashboard and _has_dashboard() else None)
+                        dashboard_address=":0",  # any free port: several batches may run on one machine
+                        scheduler_kwargs={"dashboard": bool(dashboard and _has_dashboard())})
 
 
 def _has_dashboard() -> bool:
@@ -658,23 +671,33 @@ def run_batch(recordings: Sequence[Recording], out_dir: str | Path, opts: Analyz
         stale = _clean_leftovers(out_dir)
         if stale:
             log.info("removed %d unfinished temporary folder(s) of an earlier run", stale)
+        t = time.perf_counter()
         todo, done = plan(recordings, out_dir, opts, force=force, redo_failed=redo_failed)
         result.reused = len(done)
+        result.timings["plan"] = time.perf_counter() - t
         if todo:
+            t = time.perf_counter()
             if warm_up:  # one-time model preparation (download, cache) once here, not once per worker at a time
                 Analyzer(replace(opts, progress=progress)).recognizer  # noqa: B018 - loads it; a bad --model fails now
+            result.timings["warm_up"] = time.perf_counter() - t
+            t = time.perf_counter()
             with _client(client, scheduler, workers, threads_per_worker) as (cl, desc):
                 result.cluster = desc
                 result.dashboard = _dashboard(cl)
                 if result.dashboard:
                     log.info("Dask dashboard: %s", result.dashboard)
+                result.timings["cluster"] = time.perf_counter() - t
+                t = time.perf_counter()
                 _run_tasks(cl, todo, out_dir, opts, threads_per_worker, result, progress, on_result, len(done))
+                result.timings["tasks"] = time.perf_counter() - t
             _clean_leftovers(out_dir)
+        t = time.perf_counter()
         table, cols = cohort_table(recordings, out_dir)
         files = write_table(table, out_dir)
         files["html"] = render_cohort_report(table, cols, out_dir, compare=compare,
                                              meta={"options": plain_options(opts), "cluster": result.cluster,
                                                    "ignored": list(ignored)[:20], "n_ignored": len(ignored)})
+        result.timings["cohort"] = time.perf_counter() - t
         result.files = {k: str(v) for k, v in files.items()}
         result.counts = {str(k): int(v) for k, v in table["status"].value_counts().items()} if len(table) else {}
         bad = table[table["status"] != "complete"] if len(table) else table
@@ -723,7 +746,8 @@ def _run_tasks(client: Any, todo: list[tuple[Recording, bool]], out_dir: Path, o
     futures = {}
     for rank, (rec, reuse) in enumerate(order):
         f = client.submit(analyze_recording, rec, str(out_dir), options_for(rec, opts), threads, reuse,
-                          key=f"analyze-{rec.id}-{token}", pure=False, priority=len(order) - rank)
+                          key=f"analyze-{rec.id}-{token}", pure=False, priority=len(order) - rank,
+                          retries=1)  # an I/O hiccup; a dead worker is Dask's allowed-failures
         futures[f] = rec
     counts: dict[str, int] = {}
     bar = tqdm(total=len(todo) + already, initial=already, desc="recordings", unit="rec", disable=not progress,

@@ -26,6 +26,7 @@ from .plots import PALETTE
 
 ANALYSED = ("complete", "partial")
 COMPARE_BY = ("group", "speaker", "setting")
+UNMAPPED = "unmapped"  # the category of classes outside the MG class set (e.g. a synthetic model's)
 
 
 @dataclass
@@ -36,6 +37,7 @@ class CohortColumns:
     categories: list[str] = field(default_factory=list)
     class_columns: dict[str, str] = field(default_factory=dict)
     category_columns: dict[str, str] = field(default_factory=dict)
+    class_categories: dict[str, str] = field(default_factory=dict)  # class -> body-part category
 
 
 # ------------------------------------------------------------------------------------------------
@@ -138,10 +140,19 @@ def _plt():
     return plt
 
 
+def primary_rate(ok: pd.DataFrame) -> tuple[str, str]:
+    """``(label, column)`` of the headline rate: micro-gestures per minute (illustrative gestures, which are
+    not MGs, left out) when the classes are the MG set, else every event of the timeline."""
+    if "mg_events_per_min" in ok.columns and ok["mg_events_per_min"].notna().any():
+        return "MG events per minute (illustrative excluded)", "mg_events_per_min"
+    return "events per minute (all classes)", "events_per_min"
+
+
 def overview_png(ok: pd.DataFrame) -> str | None:
-    """Histograms across recordings: MG events per minute, share of frames with the person, duration."""
-    panels = [("events_per_min", "MG events per minute", 1.0), ("visible_share", "share of frames with the person",
-                                                                1.0), ("duration_s", "duration (min)", 1 / 60)]
+    """Histograms across recordings: the headline rate, share of frames with the person, duration."""
+    label, col = primary_rate(ok)
+    panels = [(col, label, 1.0), ("visible_share", "share of frames with the person", 1.0),
+              ("duration_s", "duration (min)", 1 / 60)]
     panels = [p for p in panels if p[0] in ok.columns and ok[p[0]].notna().any()]
     if not panels:
         return None
@@ -169,7 +180,8 @@ def _box(ax, values: list[np.ndarray], labels: list[str], rng: np.random.Generat
 
 def categories_png(ok: pd.DataFrame, cols: CohortColumns) -> str | None:
     """Per body-part category: MG events per minute across recordings (box and points)."""
-    present = [(c, col) for c, col in cols.category_columns.items() if col in ok.columns and ok[col].notna().any()]
+    present = [(c, col) for c, col in cols.category_columns.items()
+               if c != UNMAPPED and col in ok.columns and ok[col].notna().any()]
     if not present or ok.empty:
         return None
     plt = _plt()
@@ -253,8 +265,9 @@ def _num(v: Any, digits: int = 3) -> str:
 
 
 def _metrics(ok: pd.DataFrame, cols: CohortColumns) -> dict[str, str]:
-    m = {"MG events per minute": "events_per_min"}
-    m.update({f"{c} per minute": col for c, col in cols.category_columns.items()})
+    label, col = primary_rate(ok)
+    m = {label: col}
+    m.update({f"{c} per minute": col for c, col in cols.category_columns.items() if c != UNMAPPED})
     m["share of frames with the person"] = "visible_share"
     if "emotion_probability" in ok.columns and ok["emotion_probability"].notna().any():
         of = ok["emotion_probability_of"].dropna().astype(str)
@@ -294,6 +307,8 @@ def render_cohort_report(table: pd.DataFrame, cols: CohortColumns, out_dir: str 
         "has_speaker": "speaker" in table.columns and table["speaker"].notna().any(),
         "has_group": "group" in table.columns and table["group"].notna().any(),
         "has_emotion": "emotion_label" in table.columns and table["emotion_label"].notna().any(),
+        "has_mg": "mg_events_per_min" in table.columns and table["mg_events_per_min"].notna().any(),
+        "unmapped": [c for c, cat in cols.class_categories.items() if cat == UNMAPPED],
         "recordings": rec_rows, "failed": failed, "meta": meta or {},
         "plots": {k: v for k, v in {
             "overview": overview_png(ok) if len(ok) else None,
