@@ -117,3 +117,34 @@ def test_the_shipped_default_model_loads_and_describes_itself():
     tl = Timeline([MGEvent(5.0, 6.0, mg_index("touch face"), "touch face")], 120.0)
     res = read_timeline(m, tl)
     assert 0 < res["probability"] < 1 and len(res["interval"]) == 2
+
+
+def test_read_emotion_with_the_default_reasoner_is_honest_about_a_short_clip():
+    from microgesture.emotion.reading import read_emotion
+
+    ev = [MGEvent(1.0, 2.6, mg_index("touch face"), "touch face", evidence={"text": "right hand at the chin"}),
+          MGEvent(3.5, 4.0, mg_index("illustrative"), "illustrative")]
+    out = read_emotion(Timeline(ev, 6.5), setting="conversation")
+    assert out["status"] == "ok" and out["reasoner"]["name"] == "default"
+    assert out["setting"]["name"] == "conversation" and out["valence"] in ("positive", "negative", None)
+    lo, hi = out["interval"]
+    assert lo <= out["probability"] <= hi and out["decided"] == (not lo < 0.5 < hi)
+    assert any("6.5 s of visible time" in n for n in out["notes"]) and any("2 gesture event" in n for n in out["notes"])
+    assert any("Arousal is not estimated" in n for n in out["notes"]) and out["arousal"] is None
+    assert "won = positive" in out["reasoner"]["description"] and out["reasoner"]["how_sure"]["text"]
+    for item in out["evidence"]:  # evidence from the default reasoner points at real events only
+        assert item["event_id"] in ("e1", "e2") and {"start", "class", "text"} <= set(item)
+    json.dumps(out)  # JSON-able as promised
+    stress = read_emotion(Timeline(ev, 6.5), setting="stress_test")
+    assert stress["state"] in ("relaxed", "stressed") and stress["valence"] is None
+    assert read_emotion(Timeline(ev, 6.5), reasoner="mg_calibrated")["status"] == "failed"  # not fitted: says so
+
+
+def test_imigue_timelines_map_onto_the_mg_set():
+    from microgesture.emotion.timeline import event_ids, to_mg_timeline
+
+    tl = Timeline([MGEvent(5, 6, 28, "bite lip"), MGEvent(1, 2, 4, "touch forehead"), MGEvent(1, 3, 31, "illustrative")],
+                  10.0)
+    mg = to_mg_timeline(tl)
+    assert [e.label_name for e in mg.events] == ["touch head", "illustrative", "touch face"]
+    assert event_ids(mg) == ["e1", "e2", "e3"] and event_ids(0) == []

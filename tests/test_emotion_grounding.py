@@ -106,3 +106,21 @@ def test_read_emotion_reports_ungrounded_llm_answers_as_no_usable_reading(monkey
     else:
         assert out["evidence"] == [] and out["error"] == NO_USABLE and out["problems"]
         assert out["label"] is None and out["valence"] is None
+
+
+def test_grounding_rates_count_rejections_and_their_reasons(monkeypatch):
+    import test_emotion_openai as t
+    from microgesture.emotion.grounding_study import grounding_rates
+
+    monkeypatch.setattr(t, "ANSWER", {**GOOD, "evidence": [{**GOOD["evidence"][0], "event_id": "e9"}],
+                                      "rationale": "one or two sentences in your own words"})
+    tls = [_timeline(), _timeline()]
+    with ScriptedServer(["fixed"]) as srv:
+        table, readings = grounding_rates({"crafted": tls}, ["conversation", "job_interview"], "openai",
+                                          base_url=srv.url, model="m", max_retries=0)
+    conv, job = table.to_dict("records")
+    assert conv["answered"] == 2 and conv["rejected"] == 2 and conv["rejection_rate"] == 1.0
+    assert conv["reason: cites an absent event"] == 2 and conv["reason: echoes the prompt"] == 2
+    # "valence" is not the job interview's answer key: answered, but not in the setting's labels
+    assert job["rejected"] == 2 and job["reason: no decision in the setting's labels"] == 2
+    assert len(readings) == 4 and all(r["raw"] for r in readings[:2])

@@ -228,3 +228,57 @@ def _seeds(text: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--seeds must be comma-separated integers, not {text!r}") from None
+
+
+@app.command("grounding-rate")
+def grounding_rate_cmd(
+    labels: Path = typer.Option(None, "--labels", help="iMiGUE annotation CSV (default: the real one)."),
+    reasoner: str = typer.Option("llamacpp", "--reasoner", "-r", help="An LLM reasoner (llamacpp, openai)."),
+    videos: int = typer.Option(6, "--videos", help="iMiGUE emotion-training timelines (label-stratified sample)."),
+    synthetic: int = typer.Option(2, "--synthetic", help="Synthetic interview timelines."),
+    setting: list[str] = typer.Option(None, "--setting", help="Repeatable (default: every setting)."),
+    max_events: int = typer.Option(20, "--max-events", help="Events listed per prompt."),
+    glossary: bool = typer.Option(False, "--glossary/--no-glossary", help="Describe each listed gesture class."),
+    model_path: Path = typer.Option(None, "--model-path", help="GGUF for llamacpp (default: bundled SmolLM2)."),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible server for -r openai."),
+    model: str = typer.Option(None, "--model", help="Model name on that server."),
+    llm_threads: int = typer.Option(1, "--llm-threads", help="CPU threads for llamacpp."),
+    seed: int = typer.Option(0, "--seed", help="Seeds the video sample."),
+    out: Path = typer.Option(Path("runs/emotion/grounding"), "--out", help="Output folder (table, readings, cache)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """How often an LLM's answers fail the grounding check, per setting (iMiGUE MG-set and synthetic timelines)."""
+    import json
+
+    from ..data.mg_classes import MG_CLASS_NAMES
+    from ..data.synthetic import make_interview_stream
+    from ..emotion.benchmark import load_imigue_timelines, subsample
+    from ..emotion.cache import ResponseCache
+    from ..emotion.grounding_study import grounding_rates
+    from ..emotion.mg_features import mg_index
+    from ..emotion.timeline import timeline_from_predictions, to_mg_timeline
+    from ..utils.io import atomic_write
+
+    tls = load_imigue_timelines(_labels_path(labels))
+    train = [v for v, t in tls.items() if t.meta.get("split") == "train"]
+    imigue = [to_mg_timeline(tls[v]) for v in subsample(train, tls, videos, seed)]
+    syn = []
+    for s in range(synthetic):
+        clip, truth = make_interview_stream(seed=1000 + s, duration_s=120)
+        fps = float(clip.meta.fps or 25.0)
+        names = [MG_CLASS_NAMES[max(mg_index(n), 0)] if mg_index(n) >= 0 else n for n in truth["label_name"]]
+        ev = truth.assign(start=truth["start_frame"] / fps, end=(truth["end_frame"] + 1) / fps, score=1.0,
+                          label_name=names, label=[mg_index(n) for n in names])
+        syn.append(timeline_from_predictions(ev, duration_s=clip.num_frames / fps, meta={"video_id": f"syn{s}"}))
+    out.mkdir(parents=True, exist_ok=True)
+    with ResponseCache(out / "llm_cache.sqlite") as cache:
+        table, readings = grounding_rates({"imigue": imigue, "synthetic": syn}, setting or None, reasoner,
+                                          model_path=model_path, base_url=base_url, model=model,
+                                          n_threads=llm_threads, cache=cache, max_events=max_events,
+                                          glossary=glossary)
+    with atomic_write(out / "grounding.csv") as fh:
+        table.to_csv(fh, index=False)
+    with atomic_write(out / "readings.jsonl", encoding="utf-8") as fh:
+        for r in readings:
+            fh.write(json.dumps(r, default=str) + "\n")
+    emit(table.to_dict("records"), as_json, title=f"grounding check — {reasoner}")
