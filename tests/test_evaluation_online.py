@@ -99,3 +99,16 @@ def test_video298_rows_at_the_mg_class_level(video298_dir, imigue_labels_csv, tm
             assert 0.0 <= row[key] <= 1.0
         assert row["det_f1@0.5"] <= row["det_f1_agnostic@0.5"]  # a class-aware match is also an agnostic one
     assert "det_f1@0.5_imigue_classes" in within
+
+
+@pytest.mark.real_data
+def test_default_profile_is_rebuilt_by_a_fit_on_the_pre_cut_frames(video298_dir, imigue_labels_csv, tmp_path):
+    """The packaged default profile is exactly what the documented fit produces (no hand edits)."""
+    import yaml
+
+    from microgesture.evaluation.online import fit_default_profile
+    from microgesture.models.kinematic import DEFAULT_PROFILE
+
+    fresh = yaml.safe_load(fit_default_profile(video298_dir, imigue_labels_csv, tmp_path / "p.yaml").read_text())
+    assert fresh == yaml.safe_load(DEFAULT_PROFILE.read_text())
+    assert not any("enabled" in keys for keys in fresh.values())  # the fit's on/off switches are not adopted

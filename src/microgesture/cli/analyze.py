@@ -24,9 +24,10 @@ def analyze(
     input_path: Path = typer.Argument(..., metavar="INPUT",
                                       help="A video file, an OpenPose JSON folder, a native store, a PYSKL .pkl or a .npy."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory for the report and files."),
-    model: str | None = typer.Option(None, "--model", help="A window-model checkpoint (microgesture "
-                                                           "train-detector), or 'synthetic' (the cached window model "
-                                                           "trained on synthetic streams)."),
+    model: str | None = typer.Option(None, "--model", help="What finds the micro-gestures: 'detectors' (default: "
+                                                           "kinematic detectors, fitted profile), 'detectors-unfitted', "
+                                                           "a thresholds .yaml or a window-model checkpoint from "
+                                                           "`microgesture train-detector`, or 'synthetic'."),
     reasoner: str = typer.Option("llamacpp", "--reasoner",
                                  help="Emotion reasoner: llamacpp (offline, bundled SmolLM2), openai "
                                       "(OpenAI-compatible server from MICROGESTURE_LLM_BASE_URL) or none."),

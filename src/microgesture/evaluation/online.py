@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from ..data.annotations import read_annotations, to_mg_classes
 from ..data.clip import Clip
@@ -32,7 +33,7 @@ from ..data.readers.imigue import IMIGUE_CLASS_NAMES
 from ..data.readers.openpose import read_openpose_folder
 from ..data.synthetic import make_interview_stream
 from ..errors import ConfigError, DataError
-from ..models.kinematic import detect_events, load_detector_config
+from ..models.kinematic import DEFAULT_PROFILE, detect_events, load_detector_config
 from ..training.detector_fit import fit_thresholds
 from ..training.windows import (
     OnlineConfig,
@@ -89,6 +90,34 @@ def weak_labels(events: pd.DataFrame, min_score: float) -> pd.DataFrame:
     return keep[["start_frame", "end_frame", "label", "label_name"]].reset_index(drop=True)
 
 
+def default_profile_overrides(fitted, base) -> dict[str, dict[str, Any]]:
+    """The fitted thresholds as the default profile's overrides: every value the fit changed except its
+    on/off switches — a default that never reports a class (because the fitting video's annotators did not
+    label it) would be silent on a user's footage; the switches stay available to users who fit their own."""
+    out: dict[str, dict[str, Any]] = {}
+    for sec, keys in fitted.overrides(base).items():
+        kept = {k: v for k, v in keys.items() if k != "enabled"}
+        if kept:
+            out[sec] = kept
+    return out
+
+
+def fit_default_profile(video_dir: Path, labels_csv: Path, path: Path, *, video: str = "298",
+                        train_fraction: float = 0.6) -> Path:
+    """Rebuild the default detector profile (``models/kinematic/profiles/imigue298.yaml``): thresholds fitted on
+    the frames of video 298 before the cut, written as overrides of the packaged thresholds."""
+    v = Video298(video_dir, labels_csv, video, train_fraction, progress=False)
+    base = load_detector_config(None)
+    fitted, report = fit_thresholds([(v.full_tr, v.ann_tr)], base)
+    header = (f"The default detector profile of `microgesture analyze`: thresholds fitted on iMiGUE video {video}, "
+              f"frames before {v.cut} only\n(microgesture.evaluation.online.fit_default_profile; on/off switches "
+              "of the fit not adopted)\n" + report.summary())
+    body = OmegaConf.to_yaml(OmegaConf.create(default_profile_overrides(fitted, base)))
+    with atomic_write(path, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"# {h}\n" for h in header.splitlines()) + body)
+    return path
+
+
 class Video298:
     """Video 298 read once: the stream in OpenPose's full layout (detectors) and in the window models' layout,
     the MG-level annotations, and the cut."""
@@ -140,9 +169,13 @@ def evaluate_video298(video_dir: Path, labels_csv: Path, out_dir: Path, *, video
 
     base = load_detector_config(None)
     if "default" in want:
-        ev = timed("default detectors, after cut", lambda: detect_events(v.full_te, base).events)
-        rows.append(score_row(ds, "default of analyze: kinematic detectors, packaged thresholds", "after cut", ev,
-                              v.ann_te))
+        default = load_detector_config(DEFAULT_PROFILE)
+        ev = timed("default detectors, after cut", lambda: detect_events(v.full_te, default).events)
+        rows.append(score_row(ds, "default of analyze: kinematic detectors, profile fitted on the pre-cut frames",
+                              "after cut", ev, v.ann_te))
+        ev_all = detect_events(v.full, default).events
+        rows.append(score_row(ds, "default of analyze: kinematic detectors, profile fitted on the pre-cut frames",
+                              "whole stream", ev_all, v.ann))
     fitted = None
     if want & {"detectors", "self_trained"}:
         fitted, report = timed("fit thresholds on the pre-cut frames",
@@ -156,7 +189,10 @@ def evaluate_video298(video_dir: Path, labels_csv: Path, out_dir: Path, *, video
         rows.append(score_row(ds, "kinematic detectors, thresholds fitted on the pre-cut frames", "whole stream",
                               ev_all, v.ann))
         ev_base_all = detect_events(v.full, base).events
-        rows.append(score_row(ds, "kinematic detectors, packaged thresholds", "whole stream", ev_base_all, v.ann))
+        rows.append(score_row(ds, "kinematic detectors, geometry thresholds (no fit)", "whole stream", ev_base_all,
+                              v.ann))
+        rows.append(score_row(ds, "kinematic detectors, geometry thresholds (no fit)", "after cut",
+                              detect_events(v.full_te, base).events, v.ann_te))
     if "synthetic" in want:
         wm = timed("synthetic window model", lambda: synthetic_window_model(seed=seed, progress=progress))
         rows.append(score_row(ds, "window model trained on synthetic streams (the previous default)", "after cut",
@@ -205,7 +241,7 @@ def evaluate_synthetic(*, streams: int = 3, duration_s: float = 300.0, seed: int
                        ) -> list[dict[str, Any]]:
     """The synthetic-trained window model and the default detectors on held-out synthetic interview streams."""
     wm = synthetic_window_model(seed=seed, progress=progress)
-    det = load_detector_config(None)
+    det = load_detector_config(DEFAULT_PROFILE)
     truth_all, pred_wm, pred_det = [], [], []
     for k in range(streams):
         clip, truth = make_interview_stream(seed=10_000 + seed * 100 + k, duration_s=duration_s, subject=k)
@@ -215,7 +251,7 @@ def evaluate_synthetic(*, streams: int = 3, duration_s: float = 300.0, seed: int
     cat = pd.concat
     ds = f"synthetic ({streams} x {duration_s:.0f} s)"
     return [score_row(ds, "window model trained on synthetic streams", "held-out streams", cat(pred_wm), cat(truth_all)),
-            score_row(ds, "default of analyze: kinematic detectors, packaged thresholds", "held-out streams",
+            score_row(ds, "default of analyze: kinematic detectors, fitted profile", "held-out streams",
                       cat(pred_det), cat(truth_all))]
 
 

@@ -21,7 +21,7 @@ from ..data.convert import convert_clip, list_conversions
 from ..data.mg_classes import MG_CLASS_NAMES
 from ..errors import ConfigError, DataError
 from ..models.decoding import EVENT_COLUMNS, Recognition
-from ..models.kinematic import DetectorConfig, detect_events, load_detector_config
+from ..models.kinematic import DEFAULT_PROFILE, DetectorConfig, detect_events, load_detector_config
 from ..training.windows import (
     OnlineConfig,
     WindowModel,
@@ -92,8 +92,8 @@ class DetectorRecognizer:
     """The kinematic detectors (``models.kinematic``) on the stream as read: no training data, every event backed
     by the body geometry or motion that fired it; classes the layout cannot define are listed, not guessed."""
 
-    config: DetectorConfig = field(default_factory=lambda: load_detector_config(None))
-    source: str = "packaged thresholds"
+    config: DetectorConfig = field(default_factory=lambda: load_detector_config(DEFAULT_PROFILE))
+    source: str = f"default profile ({DEFAULT_PROFILE.name}: thresholds fitted on iMiGUE video 298's first 60 %)"
     name: str = "kinematic detectors"
 
     @property
@@ -124,11 +124,14 @@ class DetectorRecognizer:
 
 def load_recognizer(spec: str | Path | None, *, online: OnlineConfig | None = None,
                     progress: bool = True) -> Recognizer:
-    """The recogniser named by ``spec``: ``None`` or ``detectors`` (the kinematic detectors with the packaged
-    thresholds), a detector thresholds ``.yaml`` (overrides, e.g. from ``train-detector --method thresholds``),
-    a window-model checkpoint, or ``synthetic`` (the cached window model trained on synthetic streams)."""
+    """The recogniser named by ``spec``: ``None`` or ``detectors`` (the kinematic detectors with the default
+    profile), ``detectors-unfitted`` (their geometry thresholds, no fit), a detector thresholds ``.yaml``
+    (overrides of the geometry thresholds, e.g. from ``train-detector --method thresholds``), a window-model
+    checkpoint, or ``synthetic`` (the cached window model trained on synthetic streams)."""
     if spec is None or str(spec) == "detectors":
         return DetectorRecognizer()
+    if str(spec) == "detectors-unfitted":
+        return DetectorRecognizer(load_detector_config(None), "geometry thresholds (no fit)")
     if str(spec) == "synthetic":
         wm = synthetic_window_model(progress=progress)
         return WindowRecognizer(wm, online or OnlineConfig(), f"window model trained on synthetic streams ({wm.path})",
