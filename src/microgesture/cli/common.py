@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
+
+from ..utils.io import _json_default
+from ..utils.quiet import VERBOSE_ENV
 
 console = Console(stderr=False)
 err_console = Console(stderr=True, soft_wrap=True)  # errors stay on one line, however long the path
@@ -23,8 +28,6 @@ JSON_HELP = "Print one machine-readable JSON document on stdout instead of table
 def emit(result: Any, as_json: bool, title: str | None = None) -> None:
     """Print ``result`` (a dict or list of dicts) as JSON or as a readable table."""
     if as_json:
-        from ..utils.io import _json_default
-
         sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
         return
     if isinstance(result, list) and result and isinstance(result[0], dict):
@@ -54,12 +57,24 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def setup_logging(verbose: bool = False) -> None:
-    from rich.logging import RichHandler
+#: third-party loggers whose INFO lines (device banners, tips, "fit stopped") are noise for a user; shown with
+#: --verbose. Their own handlers are removed so every line goes through one handler, once.
+NOISY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "absl", "matplotlib",
+                 "httpx", "httpcore", "distributed", "numexpr")
 
+
+def setup_logging(verbose: bool = False) -> None:
+    """One Rich handler on stderr for everything; third-party chatter only with ``--verbose``."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=False)],
         force=True,
     )
+    for name in NOISY_LOGGERS:
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
+        lg.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"  # native libraries (MediaPipe) keep their stderr too
