@@ -2,10 +2,10 @@
 
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--frames 200] [--skip-video] [--skip-stream]``.
 
-(1) times every stage of the online path on the complete OpenPose stream of video 298 — reading the JSON
-folder (with conversion to imigue22), window extraction + normalisation, the model, smoothing and event
-decoding — and compares the vectorised window preparation with a per-window ``prepare_clip`` loop
-measured in the same process (target: the whole stream in <= 30 s on 2 CPU cores). (2) measures
+(1) times the default path of ``analyze`` on the complete OpenPose stream of video 298 — reading the JSON folder
+and the kinematic detectors (target: the whole stream in <= 30 s on 2 CPU cores) — then the window-model path on
+the same stream (conversion, batched window preparation, model, decoding), comparing the batched window
+preparation with a per-window ``prepare_clip`` loop measured in the same process. (2) measures
 frames per second of MediaPipe on a 640x360 H.264 video of a real photograph (decode included), for
 Holistic (pose + hands) and Pose only (target: >= 15 fps).
 """
@@ -13,104 +13,78 @@ Holistic (pose + hands) and Pose only (target: >= 15 fps).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
+import av
 import numpy as np
+
+from microgesture.data.clip import Clip, ClipMeta
+from microgesture.data.convert import convert_clip
+from microgesture.data.inputs import prepare_clip
+from microgesture.data.readers.openpose import read_openpose_folder
+from microgesture.data.readers.video import extract_video
+from microgesture.data.sample_video import write_person_video
+from microgesture.data.transforms import fill_missing
+from microgesture.data.windows import extract_windows, window_starts
+from microgesture.pipeline.recognizers import DetectorRecognizer
+from microgesture.training.windows import OnlineConfig, recognize_stream, synthetic_window_model
+from microgesture.utils.paths import data_root
 
 
 def bench_stream(threads: int | None) -> None:
-    import torch
-
-    from microgesture.data.clip import Clip, ClipMeta
-    from microgesture.data.readers.openpose import read_openpose_folder
-    from microgesture.data.transforms import fill_missing, prepare_clip
-    from microgesture.pipeline.analyze import default_model
-    from microgesture.pipeline.online import (
-        OnlineConfig,
-        frame_labels,
-        frame_scores,
-        labels_to_events,
-        smooth_scores,
-        window_inputs,
-        window_starts,
-    )
-    from microgesture.utils.paths import data_root
-
     folder = data_root() / "imigue" / "raw" / "Data" / "skeleton" / "raw" / "298"
     if not folder.is_dir():
         print(f"(1) skipped: {folder} not found (set MICROGESTURE_DATA)")
         return
-    t0 = time.perf_counter()
-    wm, info = default_model(progress=False)
-    t_model_load = time.perf_counter() - t0
-    cfg = OnlineConfig(window=wm.window) if threads is None else OnlineConfig(window=wm.window, num_threads=threads)
-    threads = cfg.num_threads
-    print(f"(1) model: {info['source']} ({wm.describe()['params']} params, window {wm.window}, stride {cfg.stride}); "
-          f"obtained in {t_model_load:.1f} s (not counted)")
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    clip, report = read_openpose_folder(folder, layout="imigue22", progress=False)
-    timings["load + convert (21k JSON files -> imigue22)"] = time.perf_counter() - t0
-    x = clip.keypoints[0]
-    t_frames = x.shape[0]
+    clip, _ = read_openpose_folder(folder, layout="openpose_full", progress=False)
+    timings["load (21k OpenPose JSON files)"] = time.perf_counter() - t0
+    t_frames = clip.num_frames
+    rec = DetectorRecognizer()
     t0 = time.perf_counter()
-    starts = window_starts(t_frames, cfg.window, cfg.stride)
-    inputs, obs = window_inputs(x, wm.layout, starts, cfg.window)
-    timings["windows (extract + normalise)"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    from microgesture.pipeline.online import torch_threads
-
-    with torch_threads(threads):
-        probs = wm.predict_proba(inputs[obs >= cfg.min_observed], cfg.batch_size)
-    timings[f"model ({cfg.num_threads} torch thread(s))"] = time.perf_counter() - t0
-    alt = torch.get_num_threads() if cfg.num_threads == 1 else 1
-    t1 = time.perf_counter()
-    with torch_threads(alt):
-        wm.predict_proba(inputs[obs >= cfg.min_observed], cfg.batch_size)
-    t_alt = time.perf_counter() - t1
-    full = np.zeros((len(starts), probs.shape[1]), np.float32)
-    full[obs >= cfg.min_observed] = probs
-    full[obs < cfg.min_observed, -1] = 1.0
-    t0 = time.perf_counter()
-    fs = smooth_scores(frame_scores(full, starts, cfg.window, t_frames), cfg.smooth, cfg.smooth_frames)
-    timings["frame scores + smoothing"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ev = labels_to_events(frame_labels(fs, wm.background_index, cfg.threshold, cfg.merge_gap), fs, cfg.min_frames)
-    timings["events"] = time.perf_counter() - t0
+    res = rec.recognize(clip)
+    timings["kinematic detectors (default of analyze)"] = time.perf_counter() - t0
     total = sum(timings.values())
-    print(f"    stream: {t_frames} frames ({t_frames / 25 / 60:.1f} min at 25 fps), {len(starts)} windows, "
-          f"{len(ev)} events")
+    print(f"(1) iMiGUE video 298: {t_frames} frames ({t_frames / 25 / 60:.1f} min at 25 fps), "
+          f"{len(res.events)} events from the default recogniser")
     for k, v in timings.items():
-        print(f"    {k:<46s} {v:7.2f} s")
-    print(f"    {'TOTAL':<46s} {total:7.2f} s   (target <= 30 s: {'met' if total <= 30 else 'NOT met'}); "
+        print(f"    {k:<52s} {v:7.2f} s")
+    print(f"    {'TOTAL (default path)':<52s} {total:7.2f} s   (target <= 30 s: {'met' if total <= 30 else 'NOT met'}); "
           f"{t_frames / total:.0f} frames/s")
-    print(f"    (the same model pass with {alt} torch thread(s): {t_alt:.2f} s)")
 
+    # the window-model path on the same stream: conversion, batched window preparation, model, decoding
+    wm = synthetic_window_model(progress=False)
+    cfg = OnlineConfig() if threads is None else OnlineConfig(num_threads=threads)
+    t0 = time.perf_counter()
+    small = convert_clip(clip, wm.layout)
+    small = small.with_(keypoints=np.ascontiguousarray(small.keypoints[..., :wm.num_coords]))
+    t_conv = time.perf_counter() - t0
+    res_w = recognize_stream(small, wm, cfg)
+    print(f"    window model (synthetic, {wm.describe()['params']} params, window {wm.window}, stride {cfg.stride}, "
+          f"{cfg.num_threads} thread(s)): convert {t_conv:.2f} s + " +
+          " + ".join(f"{k} {v:.2f} s" for k, v in res_w.timings.items()) + f"; {res_w.extra['windows']} windows")
+    x = small.keypoints[0]
+    starts = window_starts(t_frames, wm.window, cfg.stride)
+    t0 = time.perf_counter()
+    wm.spec.prepare_windows(extract_windows(x, starts, wm.window))
+    vec = time.perf_counter() - t0
     n = min(400, len(starts))
     t0 = time.perf_counter()
     for a in starts[:n]:  # baseline: one prepare_clip call per window, as a naive implementation would do
-        c = Clip(x[None, a:a + cfg.window], ClipMeta("w", layout=wm.layout))
-        fill_missing(prepare_clip(c, num_frames=cfg.window, center=True, scale=True))
+        c = Clip(x[None, a:a + wm.window], ClipMeta("w", layout=wm.layout))
+        fill_missing(prepare_clip(c, num_frames=wm.window, center=True, scale=True))
     loop = (time.perf_counter() - t0) / n * len(starts)
-    vec = timings["windows (extract + normalise)"]
     print(f"    window preparation: per-window prepare_clip loop {loop:.2f} s (extrapolated from {n}) vs "
-          f"vectorised {vec:.2f} s -> {loop / vec:.1f}x faster")
+          f"batched InputSpec.prepare_windows {vec:.2f} s -> {loop / vec:.1f}x faster")
 
 
 def bench_video(frames: int) -> None:
-    try:
-        from microgesture.data.sample_video import write_person_video
-        from microgesture.data.readers.video import extract_video
-    except ImportError as e:
-        print(f"(2) skipped: {e}")
-        return
     with tempfile.TemporaryDirectory() as tmp:
         path = write_person_video(Path(tmp) / "bench.mp4", num_frames=frames, width=640, height=360)
-        import av
-
         t0 = time.perf_counter()
         with av.open(str(path)) as c:
             n = sum(1 for f in c.decode(video=0) if f.to_ndarray(format="rgb24") is not None)
@@ -140,8 +114,6 @@ def main() -> None:
     ap.add_argument("--skip-video", action="store_true")
     ap.add_argument("--skip-stream", action="store_true")
     args = ap.parse_args()
-    import os
-
     print(f"cpu cores: {os.cpu_count()}; load average: {os.getloadavg()[0]:.1f} (others' jobs make numbers noisy)")
     if not args.skip_stream:
         bench_stream(args.threads)
