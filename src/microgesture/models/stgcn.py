@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
@@ -48,12 +49,36 @@ class GraphConv(nn.Module):
         return self.mix(aggregate(x, self.operator()))
 
 
-def aggregate(x: Tensor, op: Tensor) -> Tensor:
-    """``[B, C, T, V] @ [V, V*K] -> [B, C, T, V*K]`` without a layout copy in either memory format.
+# Widest input for which the channels-last aggregation runs as a oneDNN 1 x 1 convolution; wider inputs use
+# one batched GEMM. Measured per shape on the project's AVX-512 CPU (forward + backward, one thread): the
+# convolution wins up to 16 channels (the first blocks), the batched GEMM from 32 on.
+CONV_AGGREGATION_MAX_CHANNELS = 16
 
-    Contiguous (NCHW) activations make this one GEMM over ``B*C*T`` rows; channels-last activations
-    (physically ``[B, T, V, C]``) multiply ``op^T`` from the left per frame and stay channels-last.
+
+def aggregate(x: Tensor, op: Tensor) -> Tensor:
+    """``[B, C, T, V] @ [V, V*K] -> [B, C, T, V*K]`` in one library call, without copying the activations.
+
+    Contiguous (NCHW) activations make this one GEMM over ``B*C*T`` rows. Channels-last activations are
+    physically ``[B*T, V, C]``: the result ``op^T @ x[b, t]`` for every frame is either one batched GEMM
+    (``op`` broadcast, no copy) or, for narrow inputs, a 1 x 1 convolution of the same rows read as an NCHW
+    batch with the joints as channels. Either output ``[B*T, V*K, C]`` is the channels-last result. The
+    broadcast ``torch.matmul`` this replaces (:func:`aggregate_matmul`) copied the activations to fold them into
+    one GEMM whenever autograd was recording (its backward then copied again): about a tenth of a CPU pretraining
+    step (``benchmarks/bench_pretrain.py``, "reference paths" row).
     """
+    if x.is_contiguous():
+        return torch.matmul(x, op)
+    b, c, t, v = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c)  # a view for channels-last x
+    if c <= CONV_AGGREGATION_MAX_CHANNELS:
+        y = F.conv2d(rows.unsqueeze(2), op.t().reshape(-1, v, 1, 1))
+    else:
+        y = torch.bmm(op.t().unsqueeze(0).expand(b * t, -1, -1), rows)
+    return y.reshape(b, t, -1, c).permute(0, 3, 1, 2)
+
+
+def aggregate_matmul(x: Tensor, op: Tensor) -> Tensor:
+    """The reference form of :func:`aggregate` (one broadcast ``torch.matmul`` in either memory format)."""
     if x.is_contiguous():
         return torch.matmul(x, op)
     return torch.matmul(op.t(), x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)

@@ -62,8 +62,11 @@ class PretrainModule(SkeletonModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, _ = batch
         g = self.augmentation_generator()
-        view_q = self.to_model_input(self.augment(x, g))
-        view_k = self.to_model_input(self.augment(x, g))
+        # Coordinates stay float32 under trainer.precision=bf16-mixed / 16-mixed: autocast would run the
+        # augmentations' matrix products in half precision and then fail to write them back into the batch.
+        with torch.autocast(self.device.type, enabled=False):
+            view_q = self.to_model_input(self.augment(x, g))
+            view_k = self.to_model_input(self.augment(x, g))
         out = self.moco(view_q, view_k)
         n = x.shape[0]
         self.log("train/loss", out.loss.detach(), on_step=False, on_epoch=True, prog_bar=True, batch_size=n,
