@@ -22,7 +22,10 @@ def _operator() -> torch.Tensor:
     return weights
 
 
-@pytest.mark.parametrize("channels", [3, CONV_AGGREGATION_MAX_CHANNELS, CONV_AGGREGATION_MAX_CHANNELS + 1, 64])
+LIMITS = sorted(set(CONV_AGGREGATION_MAX_CHANNELS.values()))
+
+
+@pytest.mark.parametrize("channels", [3, *LIMITS, *(c + 1 for c in LIMITS), 64])
 def test_channels_last_aggregation_matches_the_reference(channels: int) -> None:
     """Both channels-last branches (1 x 1 convolution, batched GEMM) against the broadcast matmul, with grads."""
     torch.manual_seed(0)
@@ -48,14 +51,16 @@ def test_channels_last_aggregation_matches_the_reference(channels: int) -> None:
         torch.testing.assert_close(ga, ga_ref, atol=1e-4, rtol=1e-4)
 
 
-def test_graph_conv_no_grad_branch_matches() -> None:
-    """The key encoder runs under no_grad: the same numbers there."""
+@pytest.mark.parametrize("channels", [3, *LIMITS, *(c + 1 for c in LIMITS)])
+def test_graph_conv_no_grad_branch_matches(channels: int) -> None:
+    """The key encoder and inference run without autograd (the other channel limit): the same numbers there."""
     torch.manual_seed(0)
-    gc = GraphConv(32, 8, build_adjacency("ntu25", "spatial"), edge_importance=True)
-    x = torch.randn(3, 32, 5, 25)
+    gc = GraphConv(channels, 8, build_adjacency("ntu25", "spatial"), edge_importance=True)
+    x = torch.randn(3, channels, 5, 25)
     ref = gc(x)
     with torch.no_grad():
         fast = set_channels_last(gc)(x.contiguous(memory_format=torch.channels_last))
+    assert fast.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
 
 

@@ -49,10 +49,11 @@ class GraphConv(nn.Module):
         return self.mix(aggregate(x, self.operator()))
 
 
-# Widest input for which the channels-last aggregation runs as a oneDNN 1 x 1 convolution; wider inputs use
-# one batched GEMM. Measured per shape on the project's AVX-512 CPU (forward + backward, one thread): the
-# convolution wins up to 16 channels (the first blocks), the batched GEMM from 32 on.
-CONV_AGGREGATION_MAX_CHANNELS = 16
+# Widest input for which the channels-last aggregation runs as a oneDNN 1 x 1 convolution rather than one
+# batched GEMM, with and without autograd recording. Measured per shape on the project's AVX-512 CPU (one
+# thread): with gradients the convolution wins up to 16 channels, the batched GEMM from 32 on; forward-only
+# (inference, MoCo's key encoder) the convolution wins below 16 channels and the batched GEMM from 16 on.
+CONV_AGGREGATION_MAX_CHANNELS = {"grad": 16, "no_grad": 8}
 
 
 def aggregate(x: Tensor, op: Tensor) -> Tensor:
@@ -70,7 +71,8 @@ def aggregate(x: Tensor, op: Tensor) -> Tensor:
         return torch.matmul(x, op)
     b, c, t, v = x.shape
     rows = x.permute(0, 2, 3, 1).reshape(b * t, v, c)  # a view for channels-last x
-    if c <= CONV_AGGREGATION_MAX_CHANNELS:
+    grad = torch.is_grad_enabled() and (x.requires_grad or op.requires_grad)
+    if c <= CONV_AGGREGATION_MAX_CHANNELS["grad" if grad else "no_grad"]:
         y = F.conv2d(rows.unsqueeze(2), op.t().reshape(-1, v, 1, 1))
     else:
         y = torch.bmm(op.t().unsqueeze(0).expand(b * t, -1, -1), rows)
