@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="to
 def test_two_rank_cpu_pretraining_through_the_cli(tmp_path):
     out = tmp_path / "ddp"
     cli = Path(sys.executable).with_name("microgesture")
-    cmd = [str(cli), "pretrain", "--config", "pretrain_stb_demo", "--out", str(out), "--max-epochs", "2",
+    cmd = [str(cli), "--verbose", "pretrain", "--config", "pretrain_stb_demo", "--out", str(out), "--max-epochs", "2",
            "--devices", "2", "--strategy", "ddp", "--device", "cpu", "--json", *TINY_PRETRAIN,
            "moco.queue_size=64"]  # a multiple of the global batch (2 ranks x 8)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

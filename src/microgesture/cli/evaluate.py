@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import typer
 
+from ..evaluation.finetune import FinetuneConfig
+from ..evaluation.knn import KNNConfig
+from ..evaluation.linear import LinearProbeConfig
+from ..evaluation.protocols import ProtocolConfig
+from ..evaluation.runner import EvaluateRequest
+from ..evaluation.runner import evaluate as run
 from .common import JSON_HELP, emit
 
 
@@ -45,16 +52,8 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Evaluate a checkpoint's encoder on a dataset's official split; report the last epoch's numbers."""
-    from ..evaluation.finetune import FinetuneConfig
-    from ..evaluation.knn import KNNConfig
-    from ..evaluation.linear import LinearProbeConfig
-    from ..evaluation.protocols import ProtocolConfig
-    from ..evaluation.runner import EvaluateRequest
-    from ..evaluation.runner import evaluate as run
 
     if threads:
-        import torch
-
         torch.set_num_threads(threads)
     lin = LinearProbeConfig(feature_norm=feature_norm)
     ft = FinetuneConfig(augment=augment)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from .common import JSON_HELP, emit
+from ..evaluation.experiments import list_experiments, run_experiment
+from .common import JSON_HELP, console, emit
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +27,6 @@ def experiment(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run (or resume) an experiment and print its results table."""
-    from ..evaluation.experiments import list_experiments, run_experiment
 
     if name == "list":
         emit(list_experiments(), as_json, title="experiments")
@@ -38,7 +38,6 @@ def experiment(
     if as_json:
         emit(result, True)
         return
-    from .common import console
 
     console.print(result["markdown"])
     console.print(f"[bold]{name}[/]: {result['cells_run']} cells run, {result['cells_skipped']} reused, "

@@ -2,7 +2,6 @@
 
 Both take a config (a packaged name such as ``pretrain_stb_demo`` or a YAML path), a few common options,
 and any ``key=value`` overrides of the config::
-
     microgesture pretrain --config pretrain_stb_demo --out runs/demo
     microgesture pretrain --config pretrain_stb_nw_ucla \\
         --data ../shared/datasets/nw_ucla/raw/data/NW-UCLA/all_sqe --kind nw_ucla --out runs/ucla
@@ -11,7 +10,6 @@ and any ``key=value`` overrides of the config::
     microgesture train --config train_supervised_demo --json
 
 Multi-GPU and multi-node runs go through Lightning DDP. One node with 4 GPUs::
-
     microgesture pretrain --config pretrain_stb --data DATA --device cuda --devices 4 --strategy ddp
 
 Several nodes: start the same command on every node under ``torchrun`` (which sets the rendezvous

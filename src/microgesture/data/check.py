@@ -15,6 +15,7 @@ import numpy as np
 
 from .dataset import SkeletonDataset
 from .layouts import get_layout
+from .native import NativeStore
 
 _CHUNK_ROWS = 1 << 18
 TOP_JOINTS = 5
@@ -53,7 +54,6 @@ class _Acc:
 
 def check_dataset(dataset: SkeletonDataset) -> dict[str, Any]:
     """A JSON-ready report: sizes, classes, subjects, lengths, missing joints, layout and skipped files."""
-    from .native import NativeStore
 
     layout = get_layout(dataset.layout) if dataset.layout else None
     clips = dataset.clips

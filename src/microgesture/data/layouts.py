@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.sparse.csgraph import shortest_path
 
 from ..errors import ConfigError
 
@@ -112,7 +113,6 @@ class Layout:
 
     def hop_distance(self) -> np.ndarray:
         """Graph hop distance between all joint pairs (inf where unreachable)."""
-        from scipy.sparse.csgraph import shortest_path
 
         return shortest_path(self.adjacency(), unweighted=True, directed=False)
 

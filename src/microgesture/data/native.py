@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
 from ..errors import DataError
 from ..utils.io import _json_default
@@ -112,7 +114,6 @@ def write_native(
 
 def _collect(dataset: SkeletonDataset, progress: bool):
     """Flatten every clip to ``[M*T, V, C]`` rows (views, no copies) and check they share V and C."""
-    from tqdm.auto import tqdm
 
     kps: list[np.ndarray] = []
     scs: list[np.ndarray | None] = []
@@ -271,7 +272,6 @@ class NativeStore(LazyClips):
     @cached_property
     def index(self):
         """One row per clip: clip_id, label, label_name, subject, num_frames, num_persons, offset, ..."""
-        import pandas as pd
 
         metas = [self._metas[j] for j in self._sel]
         return pd.DataFrame({

@@ -1,7 +1,6 @@
 """Read and write PYSKL's annotation pickle, the field's exchange format for skeleton datasets.
 
 Format (PYSKL ``tools/data/README.md``; mmaction2 uses the same)::
-
     {'split': {name: [frame_dir, ...]},
      'annotations': [{'frame_dir': str,            # or 'filename'
                       'label': int,
@@ -24,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, DataError
 from ..utils.io import atomic_write
 from .clip import Clip, ClipMeta, zeros_to_nan
 from .dataset import SkeletonDataset, Skipped
 from .layouts import get_layout, list_layouts
+from .safepickle import safe_load
 
 _NTU_ID = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
@@ -53,9 +54,7 @@ def read_pyskl(
     fps: float | None = None, class_names: list[str] | None = None, **_: Any,
 ) -> SkeletonDataset:
     """Read a PYSKL annotation pickle into a ``SkeletonDataset`` (NaN for missing joints)."""
-    from tqdm.auto import tqdm
 
-    from .safepickle import safe_load
 
     path = Path(path)
     data = safe_load(path)
@@ -221,7 +220,6 @@ def to_annotation(clip: Clip) -> dict[str, Any]:
 
 def write_pyskl(dataset: SkeletonDataset, path: str | Path, progress: bool = False) -> Path:
     """Write ``dataset`` as a PYSKL pickle (atomically); ``class_names`` go in an extra top-level key."""
-    from tqdm.auto import tqdm
 
     path = Path(path)
     if len(dataset) == 0:

@@ -9,11 +9,15 @@ is called, so a booby-trapped file is refused, never run.
 
 from __future__ import annotations
 
+import builtins
+import importlib
 import io
 import pickle
 import struct
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import DataError, UnsafePickleError
 
@@ -40,26 +44,18 @@ def _resolve(module: str, name: str) -> Any | None:
     """The allowed object for ``module.name``, or None when it is not on the allow-list."""
     module = _PY2_MODULES.get(module, module)
     if module == "builtins" and name in _BUILTINS:
-        import builtins
-
         return getattr(builtins, name)
     if module == "numpy" and name in _NUMPY_TOP:
-        import numpy as np
-
         return getattr(np, name)
     for prefix in ("numpy.core.", "numpy._core."):
         if module.startswith(prefix) and (module[len(prefix):], name) in _NUMPY_INTERNALS:
             return _numpy_internal(module[len(prefix):], name)
     if (module, name) in _OTHER:
-        import importlib
-
         return getattr(importlib.import_module(module), name)
     return None
 
 
 def _numpy_internal(submodule: str, name: str) -> Any:
-    import importlib
-
     for base in ("numpy._core", "numpy.core"):  # prefer the non-deprecated spelling where it exists
         try:
             return getattr(importlib.import_module(f"{base}.{submodule}"), name)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
 from ..errors import ConfigError
@@ -404,7 +405,6 @@ def make_interview_stream(
     Returns ``(clip, events)`` where ``events`` is a DataFrame ``[start_frame, end_frame, label,
     label_name]`` (inclusive frames, sorted), the ground truth for online recognition.
     """
-    import pandas as pd
 
     T = int(round(duration_s * fps))
     if T < fps * 4:

@@ -11,6 +11,7 @@ linear interpolation; it is off by default (``max_gap=0``) because an interpolat
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,8 +59,6 @@ def _candidate_features(kp: np.ndarray, scores: np.ndarray | None, center: int):
 
 class _no_nan_warnings:
     def __enter__(self) -> None:
-        import warnings
-
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from ..errors import ConfigError, DataError
 from .layouts import Layout, get_layout
@@ -81,8 +82,6 @@ def fill_missing(x: Any, value: float = 0.0, return_mask: bool = False) -> Any:
     With ``return_mask=True`` also returns the validity mask ``[..., V]`` (True = observed joint).
     """
     if _is_torch(x):
-        import torch
-
         mask = torch.isfinite(x).all(dim=-1)
         out = torch.nan_to_num(x, nan=value)
     else:
@@ -428,8 +427,6 @@ def bone(x: Any, layout: Layout | str) -> Any:
         raise ConfigError(f"bone stream: layout {lay.name} has {lay.num_joints} joints, data has {x.shape[-2]}")
     parent = lay.parent_index
     if _is_torch(x):
-        import torch
-
         return x - x[..., torch.as_tensor(parent, device=x.device), :]
     return (x - x[..., parent, :]).astype(np.float32, copy=False)
 
@@ -438,8 +435,6 @@ def motion(x: Any) -> Any:
     """Frame differences ``x[t+1] - x[t]`` with a zero last frame. Axis order ``[..., T, V, C]``."""
     diff = x[..., 1:, :, :] - x[..., :-1, :, :]
     if _is_torch(x):
-        import torch
-
         return torch.cat([diff, torch.zeros_like(x[..., :1, :, :])], dim=-3)
     return np.concatenate([diff, np.zeros_like(x[..., :1, :, :])], axis=-3).astype(np.float32, copy=False)
 
@@ -486,7 +481,5 @@ def make_streams(x: Any, layout: Layout | str, streams: Sequence[str] | str = ("
     if len(parts) == 1:
         return parts[0]
     if _is_torch(x):
-        import torch
-
         return torch.cat(parts, dim=-1)
     return np.concatenate(parts, axis=-1)

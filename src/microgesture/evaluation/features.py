@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..data.transforms import fill_missing
 from ..errors import ConfigError
@@ -42,8 +43,6 @@ def extract_features(encoder: nn.Module, data: np.ndarray | torch.Tensor, *, bat
     device = torch.device(device)
     starts = range(0, n, batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
         starts = tqdm(starts, desc=desc, unit="batch", leave=False)
     chunks: list[np.ndarray] = []
     with frozen(encoder), torch.inference_mode():

@@ -18,7 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
+from ..augment import build_augmentation
 from ..data.transforms import fill_missing
 from ..errors import ConfigError
 from .features import frozen
@@ -93,8 +95,6 @@ def fit_classifier(model: nn.Module, train_x: np.ndarray, train_y: np.ndarray, c
     best = -1.0
     epochs: Any = range(cfg.epochs)
     if progress:
-        from tqdm.auto import tqdm
-
         epochs = tqdm(epochs, desc="fine-tune", unit="epoch", leave=False)
     for epoch in epochs:
         model.train()
@@ -139,7 +139,6 @@ def build_batch_augment(spec: Any, layout: str, *, seed: int = 0, coords: int | 
     dicts; see :func:`microgesture.augment.build_augmentation`) driven by its own seeded generator."""
     if not spec or spec == "none":
         return None
-    from ..augment import build_augmentation
 
     pipeline = build_augmentation(spec, layout=layout or None, coords=coords)
     gen = torch.Generator().manual_seed(seed)

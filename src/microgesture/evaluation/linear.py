@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import MultiStepLR
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 
@@ -147,8 +148,6 @@ def fit_linear_probe(train_features: np.ndarray, train_labels: np.ndarray, num_c
     val_best = -1.0
     epochs = range(cfg.epochs)
     if progress:
-        from tqdm.auto import tqdm
-
         epochs = tqdm(epochs, desc="linear probe", unit="epoch", leave=False)
     n = x.shape[0]
     for epoch in epochs:

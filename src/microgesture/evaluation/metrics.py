@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import confusion_matrix, f1_score
 
 from ..errors import ConfigError
+from ..utils.io import atomic_write
 
 
 @dataclass
@@ -90,9 +92,7 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, num_classes: 
 
 def save_confusion_csv(path: str | Path, confusion: np.ndarray, class_names: list[str] | None = None) -> Path:
     """Write the confusion matrix with class names as row (true) and column (predicted) headers."""
-    import pandas as pd
 
-    from ..utils.io import atomic_write
 
     names = _names(confusion.shape[0], class_names)
     frame = pd.DataFrame(confusion, index=pd.Index(names, name="true \\ predicted"), columns=names)

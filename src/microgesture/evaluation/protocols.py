@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..models.classifier import Classifier
 from .data import LabelledArrays
 from .features import extract_features
 from .finetune import FinetuneConfig, build_batch_augment, fit_classifier, predict_scores
@@ -61,8 +62,6 @@ class ProtocolResult:
 
 
 def _classifier(encoder: nn.Module, num_classes: int, dropout: float) -> nn.Module:
-    from ..models.classifier import Classifier
-
     return Classifier(encoder, num_classes, dropout)
 
 

@@ -15,7 +15,11 @@ import numpy as np
 from torch import nn
 
 from ..data.dataset import SkeletonDataset
+from ..data.readers import open_dataset
+from ..data.synthetic import make_mg_dataset
 from ..errors import ConfigError
+from ..models import build_from_config, create_model
+from ..training import load_encoder
 from .data import InputSpec, labelled_arrays, num_classes_of
 from .protocols import PROTOCOLS, ProtocolConfig, run_protocol
 from .report import write_result
@@ -29,21 +33,17 @@ def load_dataset(data: str | Path, kind: str | None = None, *, seed: int = 0,
     """A dataset by path (reader ``kind`` or sniffed), or ``"synthetic"`` for the built-in synthetic MG set
     (``synthetic``: its generator options, e.g. those a checkpoint was pretrained with)."""
     if str(data) == "synthetic":
-        from ..data.synthetic import make_mg_dataset
-
         opts = dict(synthetic or {})
         opts.setdefault("seed", seed)
         if "num_frames" in opts:
             opts["num_frames"] = tuple(opts["num_frames"])
         return make_mg_dataset(**opts)
-    from ..data.readers import open_dataset
 
     return open_dataset(data, kind=kind)
 
 
 def load_pretrained(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The encoder stored in a microgesture checkpoint and its metadata (weights loaded with weights_only)."""
-    from ..training import load_encoder
 
     return load_encoder(checkpoint)
 
@@ -112,8 +112,6 @@ def evaluate(req: EvaluateRequest, cfg: ProtocolConfig) -> dict[str, Any]:
     num_classes = num_classes_of(dataset)
 
     def fresh() -> nn.Module:
-        from ..models import build_from_config, create_model
-
         if encoder is not None and getattr(encoder, "config", None):
             return _with_embed(build_from_config(encoder.config), req.embed, req.checkpoint)
         return create_model(req.model, layout=spec.layout, in_channels=int(train.x.shape[-1]),

@@ -17,11 +17,15 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import lightning
+import numpy
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import nn
 
-from ..errors import CheckpointError
+from .. import __version__
+from ..errors import CheckpointError, ConfigError
+from ..models import build_from_config
 from ..utils.io import atomic_write
 
 FORMAT = "microgesture.checkpoint"
@@ -37,15 +41,9 @@ __all__ = ["AtomicCheckpointIO", "CheckpointError", "load_checkpoint", "load_enc
 
 
 def package_versions() -> dict[str, str]:
-    import numpy
-
-    from .. import __version__
-
     out = {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(numpy.__version__),
            "microgesture": str(__version__)}
     try:
-        import lightning
-
         out["lightning"] = str(lightning.__version__)
     except ImportError:  # pragma: no cover - lightning is a training dependency
         pass
@@ -126,9 +124,6 @@ def _sub_state(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.T
 
 
 def _build(config: dict[str, Any], where: str) -> nn.Module:
-    from ..errors import ConfigError
-    from ..models import build_from_config
-
     try:
         return build_from_config(config)
     except ConfigError as e:

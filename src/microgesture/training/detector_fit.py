@@ -30,8 +30,8 @@ import pandas as pd
 from ..data.clip import Clip
 from ..data.mg_classes import MG_CLASS_NAMES
 from ..errors import ConfigError, DataError
-from ..evaluation.online_metrics import detection_scores, smg_online_metric
-from ..models.kinematic import DetectorConfig, load_detector_config
+from ..evaluation.online_metrics import detection_scores, match_events, smg_online_metric, split_stream_events
+from ..models.kinematic import DetectorConfig, detect_events, load_detector_config
 from ..models.kinematic.detect import PreparedStream, prepare_stream, run_detectors
 from ..models.kinematic.detectors import AFFECTS
 
@@ -223,7 +223,6 @@ def save_fitted_config(cfg: DetectorConfig, path: str | Path, report: FitReport 
 
 def score_events(pred: pd.DataFrame, gt: pd.DataFrame, iou_threshold: float = 0.5) -> dict[str, Any]:
     """Detection P/R/F1 (class-aware and class-agnostic), SMG's online metric, and per-class counts."""
-    from ..evaluation.online_metrics import match_events
 
     pairs = [(pred, gt)]
     aware = detection_scores(pairs, iou_threshold)
@@ -251,8 +250,6 @@ def fit_on_stream_start(clip: Clip, events: pd.DataFrame, *, train_fraction: flo
     frames after the cut and on the whole stream (the latter includes the fitting frames). ``evaluate`` picks
     which of the two are scored; ``whole_stream=False`` skips the whole-stream runs.
     """
-    from ..evaluation.online_metrics import split_stream_events
-    from ..models.kinematic import detect_events
 
     base = base if isinstance(base, DetectorConfig) else load_detector_config(base)
     ev = _check_events(events, clip.meta.source or clip.meta.clip_id)

@@ -1,7 +1,6 @@
 """Run a configured training job end to end: data → model → Lightning ``Trainer`` → checkpoints + metrics.
 
 Run directory layout::
-
     RUN_DIR/config.yaml              resolved config (what ``--resume`` reads back)
     RUN_DIR/checkpoints/last.ckpt    latest state (resume point), written atomically
     RUN_DIR/checkpoints/epochNNNN.ckpt   the last ``checkpoint.keep_last`` epochs
@@ -28,10 +27,12 @@ from ..data.dataset import SkeletonDataset
 from ..errors import CheckpointError, ConfigError
 from ..utils.config import to_plain
 from ..utils.io import write_json
-from .checkpoint import AtomicCheckpointIO, package_versions
+from .checkpoint import AtomicCheckpointIO, load_checkpoint, package_versions
 from .config import save_config
 from .datamodule import SkeletonDataModule, source_from_dataset
 from .logging import ResumableCSVLogger, truncate_metrics
+from .pretrain import PretrainModule
+from .supervised import SupervisedModule
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +117,6 @@ def run(cfg: DictConfig, *, resume: bool = False, dataset: SkeletonDataset | Non
     if not resume and last.is_file():
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume:
-        from .checkpoint import load_checkpoint
-
         truncate_metrics(run_dir / "csv" / "metrics.csv", int(load_checkpoint(last)["microgesture"]["epoch"]))
 
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -129,12 +128,8 @@ def run(cfg: DictConfig, *, resume: bool = False, dataset: SkeletonDataset | Non
     info = dm.info()
 
     if cfg.task == "pretrain":
-        from .pretrain import PretrainModule
-
         module: L.LightningModule = PretrainModule(config, info)
     else:
-        from .supervised import SupervisedModule
-
         dm.setup("fit")
         labels = [int(lbl) for lbl in _labels(dm)]
         counts = [labels.count(k) for k in range(len(info["class_names"] or []))]

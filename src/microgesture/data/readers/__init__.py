@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from ...errors import DataError
 from ..clip import Clip
 from ..dataset import SkeletonDataset, Skipped
+from ..native import NativeStore, is_native_store
+from ..pyskl import read_pyskl
 
 ReadFn = Callable[..., SkeletonDataset]  # read_fn(path, *, strict=False, layout=None, **options)
 DetectFn = Callable[[Path], bool]
@@ -36,7 +40,6 @@ _READERS: dict[str, ReaderInfo] = {}
 def read_each(files: Iterable[Path], read_one: Callable[[Path], Clip], *, strict: bool, progress: bool,
               desc: str) -> tuple[list[Clip], list[Skipped]]:
     """Read one clip per file; a file that raises ``DataError`` is reported as skipped (re-raised when strict)."""
-    from tqdm.auto import tqdm
 
     clips: list[Clip] = []
     skipped: list[Skipped] = []
@@ -148,20 +151,14 @@ def _detect_pyskl(path: Path) -> bool:
 
 
 def _read_pyskl(path: Path, *, strict: bool = False, layout: str | None = None, **options: Any):
-    from ..pyskl import read_pyskl
-
     return read_pyskl(path, layout=layout, strict=strict, **options)
 
 
 def _detect_native(path: Path) -> bool:
-    from ..native import is_native_store
-
     return is_native_store(path)
 
 
 def _read_native(path: Path, *, strict: bool = False, layout: str | None = None, **options: Any):
-    from ..native import NativeStore
-
     store = NativeStore(path)
     if layout is not None and layout != store.layout:
         raise DataError(path, f"store has layout {store.layout!r}, not {layout!r} (use convert --to-layout)")

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
@@ -43,7 +45,6 @@ def read_generic(
     name: str | None = None, fps: float | None = None, **_: Any,
 ) -> SkeletonDataset:
     """Read a folder of per-clip arrays/CSVs described by a labels table (see the module docstring)."""
-    from tqdm.auto import tqdm
 
     root = Path(path)
     if layout is None:
@@ -109,8 +110,6 @@ def _opt(v: Any) -> str | None:
 
 
 def _read_labels(path: Path):
-    import pandas as pd
-
     if not path.is_file():
         raise DataError(path, "labels table not found (expected a CSV with columns clip_id,label)")
     try:
@@ -179,8 +178,6 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_csv(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray | None]:
-    import pandas as pd
-
     try:
         df = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -197,8 +194,6 @@ def _read_csv(path: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _numeric(path: Path, df, cols: list[str]) -> np.ndarray:
-    import pandas as pd
-
     try:
         return df[cols].apply(pd.to_numeric, errors="raise").to_numpy(np.float32)
     except (ValueError, TypeError) as e:

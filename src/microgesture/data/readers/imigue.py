@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ...errors import DataError
 from ..clip import Clip
+from ..convert import convert_clip
 from ..dataset import SkeletonDataset, Skipped
+from . import register_reader
+from .openpose import read_openpose_folder
 
 FPS = 25.0
 NON_MG_CODE = 99
@@ -99,7 +103,6 @@ def load_annotations(csv_path: str | Path) -> Any:
     ``label`` is the 0–31 index, ``outcome`` is ``'win'``/``'lose'`` and ``emotion`` is 1 (win, positive)
     or 0 (lose, negative).
     """
-    import pandas as pd
 
     csv_path = Path(csv_path)
     try:
@@ -151,7 +154,6 @@ def read_video_labels_txt(path: str | Path) -> Any:
     ``start_time``, ``end_time``, ``start_frame``, ``end_frame`` (25 fps), ``class_code``, ``label``,
     ``label_name``.
     """
-    import pandas as pd
 
     path = Path(path)
     try:
@@ -200,8 +202,6 @@ def cut_clips(
     converted to ``to_layout`` once, before cutting (``None`` keeps its layout).
     """
     if to_layout and stream.meta.layout != to_layout:
-        from ..convert import convert_clip
-
         stream = convert_clip(stream, to_layout)
     offset = stream.meta.frame_range[0] if stream.meta.frame_range else 0
     video = stream.meta.clip_id
@@ -274,7 +274,6 @@ def read_imigue(
     folders = {p.name: p for p in skel_dir.iterdir() if p.is_dir()} if skel_dir.is_dir() else {}
     wanted = sorted(set(ann["video_id"].tolist()) if videos is None else {int(v) for v in videos})
     clips: list[Clip] = []
-    from .openpose import read_openpose_folder
 
     for vid in wanted:
         rows = ann[ann["video_id"] == vid]
@@ -323,8 +322,6 @@ def imigue_splits(clips: list[Clip]) -> dict[str, list[str]]:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("imigue", read_imigue, _detect,
                     "iMiGUE root: Label/labels_20200831.csv + Data/skeleton/raw/<video>/ OpenPose folders",
                     priority=5)

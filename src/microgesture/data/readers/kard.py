@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
 from ..dataset import SkeletonDataset
-from . import read_each
+from . import read_each, register_reader
 from .msr_action3d import read_joint_rows
 
 NUM_JOINTS = 15
@@ -93,8 +93,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("kard", read_kard, _detect,
                     "KARD aAA_sSS_eEE_realworld.txt / _screen.txt (OpenNI 15 joints); coords=realworld|screen")
 

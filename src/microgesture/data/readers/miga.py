@@ -22,7 +22,10 @@ import numpy as np
 from ...errors import DataError
 from ..clip import Clip, ClipMeta, zeros_to_nan
 from ..dataset import LazyClips, SkeletonDataset, Skipped
+from ..layouts import get_layout
 from ..safepickle import safe_load
+from . import register_reader
+from .imigue import FPS, IMIGUE_CLASS_NAMES, emotion_split, load_annotations
 
 SPLIT_NAMES = ("train", "val", "test")
 _MIGA_NAME = re.compile(r"^(?P<video>\d+)_(?P<index>\d+)$")
@@ -140,7 +143,6 @@ def read_release_split(
     data_npy: str | Path, label_pkl: str | Path, spec: ReleaseSpec, *, strict: bool = False,
 ) -> tuple[ReleaseClips, list[Skipped]]:
     """One split of a release layout as lazily built clips, plus the samples that had to be skipped."""
-    from ..layouts import get_layout
 
     names, labels = read_release_labels(label_pkl)
     data = open_release_data(data_npy)
@@ -226,8 +228,6 @@ def _miga_video(name: str) -> int | None:
 
 
 def miga_spec(subject_of_video: dict[int, int] | None = None) -> ReleaseSpec:
-    from .imigue import FPS, IMIGUE_CLASS_NAMES
-
     def subject_of(name: str) -> str | None:
         v = _miga_video(name)
         if subject_of_video is None or v is None or v not in subject_of_video:
@@ -250,7 +250,6 @@ def read_miga(path: str | Path, *, strict: bool = False, layout: str | None = No
     ``emotion_train/test/dev`` are added from the video ids in the names. ``annotations`` (the
     ``labels_20200831.csv``) adds subject ids.
     """
-    from .imigue import emotion_split, load_annotations
 
     if layout not in (None, "imigue22"):
         raise DataError(path, f"MiGA release data is in layout imigue22, not {layout!r}")
@@ -282,8 +281,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("miga", read_miga, _detect,
                     "MiGA/iMiGUE ST-GCN release: <split>_data.npy (N×3×T×22×M) + <split>_label.pkl (names, labels)",
                     priority=5)

@@ -11,15 +11,17 @@ the same subject split, and the 10 random subject splits of ``tr_te_splits.mat``
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.io
 
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
 from ..dataset import SkeletonDataset, Skipped
-from . import read_each
+from . import read_each, register_reader
 
 NUM_JOINTS = 20
 FPS = 15.0
@@ -47,7 +49,6 @@ def read_joint_rows(path: str | Path, joints_per_frame: int, values_per_joint: i
     Raises ``DataError`` naming the file for an empty file, a malformed or short row, a row count that
     is not a multiple of the joints per frame (truncated file), and NaN/infinite values.
     """
-    import warnings
 
     path = Path(path)
     try:
@@ -109,7 +110,6 @@ def read_standard_list(path: str | Path) -> set[str]:
 
 def random_subject_splits(mat_path: str | Path) -> list[tuple[list[int], list[int]]]:
     """The 10 random half/half subject splits (train subjects, test subjects) of ``tr_te_splits.mat``."""
-    import scipy.io
 
     mat_path = Path(mat_path)
     try:
@@ -177,8 +177,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("msr_action3d", read_msr_action3d, _detect,
                     "MSR Action3D aAA_sSS_eEE_skeleton3D.txt (20 joints × x y z c); cross-subject split")
 

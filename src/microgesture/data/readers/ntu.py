@@ -14,6 +14,7 @@ NTU preprocessing. Scores are the Kinect joint tracking state / 2 (tracked 1, in
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
 from ..dataset import SkeletonDataset, Skipped
-from . import read_each
+from . import read_each, register_reader
 
 NUM_JOINTS = 25
 FPS = 30.0
@@ -190,8 +191,6 @@ def read_ntu_file(path: str | Path, *, max_bodies: int = 2, coords: str = "3d") 
 
 class _quiet:
     def __enter__(self) -> None:
-        import warnings
-
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN joints of absent bodies
@@ -253,8 +252,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("ntu", read_ntu, _detect,
                     "NTU RGB+D 60/120 .skeleton text files (Kinect v2 25 joints, ≤ 2 bodies); xsub/xview/xset")
 

@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import DataError
 from ..clip import Clip, ClipMeta, zeros_to_nan
 from ..dataset import SkeletonDataset
-from . import read_each
+from . import read_each, register_reader
 
 try:
     from orjson import JSONDecodeError as _JSONDecodeError
@@ -123,8 +123,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("nw_ucla", read_nw_ucla, _detect,
                     "NW-UCLA all_sqe JSON (aAA_sSS_eEE_vVV.json, Kinect v1 20 joints); cross-view split")
 

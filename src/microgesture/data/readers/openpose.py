@@ -20,10 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ..clip import Clip, ClipMeta
+from ..convert import convert_clip, list_conversions
 from ..dataset import SkeletonDataset, Skipped
+from ..layouts import get_layout
+from . import register_reader
 
 try:  # orjson parses these files several times faster than the standard library
     from orjson import JSONDecodeError as _JSONDecodeError
@@ -177,8 +181,6 @@ def read_openpose_folder(
                     layout=read_layout, extra={"openpose": report.to_dict()})
     clip = Clip(keypoints, meta, scores)
     if convert_to is not None:
-        from ..convert import convert_clip
-
         clip = convert_clip(clip, convert_to)
     return clip, report
 
@@ -187,7 +189,6 @@ def _read_files(files: list[tuple[int, str]], first: int, parts: tuple[tuple[str
                 columns: list[list[list[float]]], row_frame: list[int], report: OpenPoseReport, strict: bool,
                 progress: bool) -> None:
     """Parse every file into ``columns`` (per part, one list per detection) and ``row_frame``."""
-    from tqdm.auto import tqdm
 
     video = report.video
     for frame_no, file in tqdm(files, desc=f"OpenPose {video}", unit="frame", disable=not progress,
@@ -216,14 +217,11 @@ def _plan_layout(layout: str) -> tuple[str, str | None]:
     """Which OpenPose parts to parse, and the layout to convert to afterwards (if any)."""
     if layout in _NATIVE_LAYOUTS:
         return layout, None
-    from ..convert import list_conversions
-    from ..layouts import get_layout
 
     get_layout(layout)  # unknown name -> ConfigError listing the known ones
     for src in ("openpose_body25", "openpose_body25_hands", "openpose_full"):  # cheapest parse first
         if (src, layout) in list_conversions():
             return src, layout
-    from ...errors import ConfigError
 
     raise ConfigError(f"OpenPose data cannot be read as layout {layout!r}: no conversion from "
                       f"{', '.join(_NATIVE_LAYOUTS)}")
@@ -432,8 +430,6 @@ def read_openpose_dataset(path: str | Path, *, strict: bool = False, layout: str
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("openpose", read_openpose_dataset, _detect,
                     "OpenPose per-frame JSON folder (<video>_<frame>_keypoints.json); one stream per video")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...errors import DataError
 from ..dataset import SkeletonDataset
+from . import register_reader
 from .miga import ReleaseSpec, _release_shape, read_release, read_release_labels
 
 SMG_TRAIN_SUBJECTS = frozenset(range(1, 36))
@@ -93,8 +94,6 @@ def _detect(path: Path) -> bool:
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("smg", read_smg, _detect,
                     "SMG ST-GCN release: <split>_data.npy (N×3×T×25×M, Kinect v2 3-D) + <split>_label.pkl",
                     priority=5)

@@ -35,6 +35,7 @@ from ...utils.quiet import native_stderr_silenced
 from ..clip import DEFAULT_FPS, Clip, ClipMeta
 from ..dataset import SkeletonDataset
 from ..layouts import get_layout
+from . import register_reader
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +290,6 @@ def read_video_dataset(path: str | Path, *, strict: bool = False, layout: str | 
 
 
 def _register() -> None:
-    from . import register_reader
-
     register_reader("video", read_video_dataset, is_video_file,
                     f"a video file ({', '.join(VIDEO_SUFFIXES[:4])}, ...): poses by MediaPipe Holistic, frames dropped",
                     priority=8)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import OmegaConf
 
 from ...errors import ConfigError
+from ...training.checkpoint import package_versions
 from ...utils.io import atomic_write, write_json
 from . import augmentations, comparison, fusion, video298
 from .common import ExperimentContext, default_device, load_budget, seeds_list
@@ -65,8 +67,6 @@ def run_experiment(name: str, *, budget: str = "small", out: str | Path, resume:
         raise ConfigError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     exp = EXPERIMENTS[name]
     if threads:
-        import torch
-
         torch.set_num_threads(int(threads))
     cfg = load_budget(budget)
     if overrides:
@@ -93,9 +93,7 @@ def run_experiment(name: str, *, budget: str = "small", out: str | Path, resume:
     runner = exp.make_runner(ctx)
     grid = run_grid(cells, lambda cell, d: runner(ctx, cell, d), out, resume=resume, progress=progress)
     markdown = exp.report(ctx, grid.rows, out, ds_list)
-    import torch
 
-    from ...training.checkpoint import package_versions
 
     info = {"experiment": name, "budget": budget, "seeds": seed_list, "datasets": ds_list, "device": ctx.device,
             "torch_threads": torch.get_num_threads(),

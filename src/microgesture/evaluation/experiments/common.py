@@ -21,6 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from ...data.dataset import SkeletonDataset
+from ...data.readers import open_dataset
+from ...data.synthetic import make_mg_dataset
 from ...errors import ConfigError, DataError
 from ...models import create_model
 from ...training import load_encoder
@@ -106,15 +108,12 @@ class ExperimentContext:
         if name not in self._datasets:
             opts = dict(plain(self.budget.datasets.get(name) or {}))
             if name == "synthetic":
-                from ...data.synthetic import make_mg_dataset
-
                 ds = make_mg_dataset(seed=0, **opts)
             elif name in DATASET_PATHS:
                 rel, kind = DATASET_PATHS[name]
                 path = data_root() / rel
                 if not path.exists():
                     raise DataError(path, f"dataset {name!r} not found (set MICROGESTURE_DATA to the datasets root)")
-                from ...data.readers import open_dataset
 
                 ds = open_dataset(path, kind=kind, progress=False, **opts)
             else:

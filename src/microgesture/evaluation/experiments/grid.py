@@ -18,9 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ...errors import ConfigError
 from ...utils.io import atomic_write, write_json
+from ..plots import plot_grouped_bars
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +87,6 @@ def run_grid(cells: Sequence[Cell], run_cell: CellRunner, out: str | Path, *, re
     t0 = time.perf_counter()
     it: Any = cells
     if progress:
-        from tqdm.auto import tqdm
-
         it = tqdm(cells, desc="experiment cells", unit="cell")
     for cell in it:
         d = cell.directory(root)
@@ -176,8 +176,6 @@ def pivot_markdown(summary: pd.DataFrame, metric: str, row_order: Sequence[str],
 
 def bars_from_summary(path: Path, summary: pd.DataFrame, metric: str, conditions: Sequence[str],
                       datasets: Sequence[str], *, title: str, labels: dict[str, str] | None = None) -> None:
-    from ..plots import plot_grouped_bars
-
     series, errors = {}, {}
     for cond in conditions:
         vals, errs = [], []

@@ -25,7 +25,10 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
 from ...data.dataset import SkeletonDataset
+from ...data.readers import open_dataset
 from ...errors import DataError
+from ...models import create_model
+from ...models.classifier import Classifier
 from ...utils.io import atomic_write
 from ...utils.paths import data_root
 from ..data import InputSpec
@@ -35,7 +38,7 @@ from ..knn import knn_scores
 from ..linear import LinearProbeConfig, fit_linear_probe
 from ..metrics import classification_metrics
 from .common import ExperimentContext, finetune_config, plain, pretrain_encoder
-from .grid import Cell, cell_value, fmt_pm, markdown_table, summarize, write_tables
+from .grid import Cell, bars_from_summary, cell_value, fmt_pm, markdown_table, summarize, write_tables
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,6 @@ def imigue_root() -> Path:
 
 def load_video(video: int = VIDEO) -> SkeletonDataset:
     """The annotated clips of one iMiGUE video (read from its OpenPose JSON folder, cut by the labels CSV)."""
-    from ...data.readers import open_dataset
 
     root = imigue_root()
     if not root.exists():
@@ -180,8 +182,6 @@ class Runner:
         return out
 
     def _supervised(self, data: Video298Data, folds, p: dict[str, Any], seed: int) -> np.ndarray:
-        from ...models import create_model
-
         spec = InputSpec(layout=data.dataset.layout, num_frames=int(p["num_frames"]))
         x = data.x(spec)
         cfg = finetune_config(p["train"], seed=seed, device=self.ctx.device)
@@ -192,7 +192,6 @@ class Runner:
             name = spec_m.pop("name")
             enc = create_model(name, layout=spec.layout, in_channels=int(x.shape[-1]), num_frames=spec.num_frames,
                                **spec_m)
-            from ...models.classifier import Classifier
 
             model = Classifier(enc, data.num_classes)
             fit_classifier(model, x[tr], data.y[tr], cfg)
@@ -205,8 +204,6 @@ class Runner:
             encoder, meta = pretrain_encoder(ctx, p["pretrain_on"], p["pretrain"], directory / "pretrain")
             spec = InputSpec.from_checkpoint(meta, encoder)
         else:
-            from ...models import create_model
-
             torch.manual_seed(cell.seed)
             spec = InputSpec(layout=data.dataset.layout, num_frames=int(p["num_frames"]))
             m = dict(p["model"])
@@ -263,7 +260,6 @@ def report(ctx: ExperimentContext, rows: list[dict[str, Any]], out: Path, datase
     md.append(markdown_table(["method", "top-1 (%)", "mean-class acc. (%)", "macro-F1 (%)"], body))
     md.append("\nOne subject and a few dozen clips: these numbers check that the pipeline works on real "
               "micro-gesture data; they are not a benchmark result.\n")
-    from .grid import bars_from_summary
 
     bars_from_summary(out / "video298_top1.png", summary, "top1", list(CONDITIONS), ["video298"],
                       title=f"iMiGUE video {VIDEO}, {first['folds']}-fold CV", labels={"video298": "video 298"})
