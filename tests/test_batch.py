@@ -161,6 +161,7 @@ def test_emotion_columns_read_both_shapes():
 @pytest.fixture(scope="module")
 def client():
     require_module("distributed", "pip install 'microgesture[batch]'")
+    require_module("pyarrow", "pip install 'microgesture[batch]'")
     from distributed import Client
 
     with local_cluster(2, 1, dashboard=False) as cluster, Client(cluster) as cl:

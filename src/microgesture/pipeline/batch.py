@@ -718,7 +718,11 @@ def _client(client: Any, scheduler: str | None, workers: int | None, threads: in
     from distributed import Client
 
     if scheduler:
-        with Client(scheduler) as cl:
+        try:
+            cl = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as e:
+            raise ConfigError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({e})") from None
+        with cl:
             n = len(cl.scheduler_info().get("workers", {}))
             yield cl, f"scheduler {scheduler} ({n} workers)"
         return
