@@ -76,5 +76,7 @@ def setup_logging(verbose: bool = False) -> None:
         lg.handlers.clear()
         lg.propagate = True
         lg.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    if not verbose:  # Dask's nanny warns each time it stops a worker that is still unloading torch: routine
+        logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
     if verbose:
         os.environ[VERBOSE_ENV] = "1"  # native libraries (MediaPipe) keep their stderr too
