@@ -97,7 +97,7 @@ class PackagedMGReasoner(Reasoner):
 
 
 def fit_default(timelines: dict[str, Timeline], out: str | Path = ARTEFACT, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-                n_boot: int = 100, seed: int = 0, progress: bool = True) -> tuple[LinearMGModel, dict[str, Any]]:
+                n_boot: int = 100, seed: int = 0) -> tuple[LinearMGModel, dict[str, Any]]:
     """CV-score the procedure on the emotion-training videos, fit it on all of them, write the JSON."""
     from .benchmark import calibration_metrics, run_benchmark
     from .reasoners.registry import create_reasoner

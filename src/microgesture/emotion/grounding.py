@@ -89,7 +89,7 @@ def _norm_class(name: str) -> str:
 def ground_answer(answer: Mapping[str, Any] | None, shown: Mapping[str, MGEvent], echo: EchoIndex) -> Grounding:
     """Check one parsed answer against the events it was shown (``id -> event``); see the module docstring."""
     if not answer:
-        return Grounding(False, ["the reply holds no JSON answer"])
+        return Grounding(False, ["the reply is not a JSON answer of the requested form"])
     problems: list[str] = []
     rationale = str(answer.get("rationale") or "").strip()
     if not rationale:

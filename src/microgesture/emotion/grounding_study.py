@@ -25,8 +25,8 @@ REASONS = {  # substring of a problem / rejection -> category
     "the evidence cites no event": "cites nothing",
     "repeats the prompt": "echoes the prompt",
     "empty rationale": "empty rationale",
-    "holds no JSON": "no JSON answer",
-    "could not be understood": "no JSON answer",
+    "not a JSON answer": "no JSON answer of the requested form",
+    "could not be understood": "no JSON answer of the requested form",
     "found in reply": "no decision in the setting's labels",
     "in reply": "no decision in the setting's labels",
 }

@@ -15,10 +15,11 @@ from .base import Reasoner
 from .registry import register_reasoner
 
 
-def _default(**_: Any) -> Reasoner:
+def _default(path: str | Path | None = None) -> Reasoner:
+    """The shipped model (``path``: a rebuilt one instead)."""
     from ..default_model import PackagedMGReasoner
 
-    return PackagedMGReasoner()
+    return PackagedMGReasoner(path)
 
 
 def _mg_calibrated(seed: int = 0, n_boot: int = 20) -> Reasoner:
