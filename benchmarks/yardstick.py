@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
+import microgesture.models.base as model_base
 import microgesture.models.stgcn as stgcn
 
 # docs/performance-anchors.md (shared/docs), section "Update 2026-12-02": the peers run through their own
@@ -139,16 +140,21 @@ def median_speedup(base: list[float], new: list[float]) -> float:
     return statistics.median(b / n for b, n in zip(base, new, strict=True))
 
 
+def _plain_mean(y: torch.Tensor) -> torch.Tensor:
+    return y.mean(dim=(2, 3))
+
+
 @contextlib.contextmanager
 def reference_paths() -> Iterator[None]:
     """Run graph encoders with the code paths before issue 16 (the graph aggregation as one broadcast
-    ``torch.matmul``), so old and new can be timed side by side in one process."""
-    fast = stgcn.aggregate
-    stgcn.aggregate = stgcn.aggregate_matmul
+    ``torch.matmul``, the pooling as ``mean`` also under autograd), so old and new can be timed side by side
+    in one process."""
+    fast = stgcn.aggregate, model_base.mean_over_frames_and_joints
+    stgcn.aggregate, model_base.mean_over_frames_and_joints = stgcn.aggregate_matmul, _plain_mean
     try:
         yield
     finally:
-        stgcn.aggregate = fast
+        stgcn.aggregate, model_base.mean_over_frames_and_joints = fast
 
 
 def print_peers() -> None:

@@ -10,6 +10,7 @@ import torch
 from _training_tiny import TINY_PRETRAIN
 from microgesture.cli.main import main
 from microgesture.models import create_model
+from microgesture.models.base import mean_over_frames_and_joints
 from microgesture.models.graph import build_adjacency
 from microgesture.models.inference import set_channels_last
 from microgesture.models.stgcn import CONV_AGGREGATION_MAX_CHANNELS, GraphConv, aggregate, aggregate_matmul
@@ -91,3 +92,18 @@ def test_bf16_mixed_pretraining_runs(tmp_path, capsys) -> None:
     assert doc["epochs"] == 1
     loss = doc["metrics"]["train/loss"]
     assert loss == loss and 0 < loss < 100  # finite
+
+
+def test_training_pool_is_mean_bit_for_bit() -> None:
+    """The pooled features and their gradients are exactly those of ``mean``; without autograd it is ``mean``."""
+    torch.manual_seed(0)
+    y = torch.randn(6, 32, 7, 25).contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(6, 32)
+    a, b = y.clone().requires_grad_(True), y.clone().requires_grad_(True)
+    pa, pb = mean_over_frames_and_joints(torch.relu(a)), torch.relu(b).mean(dim=(2, 3))
+    assert torch.equal(pa, pb)
+    pa.backward(grad)
+    pb.backward(grad)
+    assert torch.equal(a.grad, b.grad)
+    with torch.no_grad():
+        assert torch.equal(mean_over_frames_and_joints(y), y.mean(dim=(2, 3)))

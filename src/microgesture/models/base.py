@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from ..data.layouts import get_layout
@@ -101,6 +102,20 @@ def pool_graph_features(y: Tensor, n: int, m: int) -> tuple[Tensor, Tensor]:
 
 
 
+def mean_over_frames_and_joints(y: Tensor) -> Tensor:
+    """``y.mean(dim=(2, 3))``, bit for bit, with a cheaper backward while autograd records.
+
+    Why: the backward of ``mean`` writes ``grad / N`` over the whole last activation before the last ReLU's
+    backward reads it; the backward of a ``sum`` is an expand (a view), so the division happens on the pooled
+    ``[B, D]`` gradient and one full pass over the widest activation is saved (about 4 % of an ST-GCN
+    training step). Without autograd (inference, export) it is a plain ``mean``, so traced graphs stay
+    independent of the clip length.
+    """
+    if torch.is_grad_enabled() and y.requires_grad:
+        return y.sum(dim=(2, 3)) / (y.shape[2] * y.shape[3])
+    return y.mean(dim=(2, 3))
+
+
 def block_residual(in_channels: int, out_channels: int, stride: int, enabled: bool) -> nn.Module | None:
     """The ST-GCN / 2s-AGCN block shortcut: none, identity, or a strided 1x1 conv + BN where the shape changes."""
     if not enabled:
@@ -148,7 +163,7 @@ class GraphEncoder(SkeletonEncoder):
 
     def forward(self, x: Tensor) -> Tensor:
         n, m = x.shape[:2]
-        return self.feature_map(x).mean(dim=(2, 3)).view(n, m, -1).mean(dim=1)
+        return mean_over_frames_and_joints(self.feature_map(x)).view(n, m, -1).mean(dim=1)
 
     def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return pool_graph_features(self.feature_map(x), x.shape[0], x.shape[1])
