@@ -465,11 +465,12 @@ def plot_reliability(preds: Sequence[dict[str, Any]], path: str | Path, n_bins: 
         xs = [b["mean_p"] for b in cal["bins"]]
         ys = [b["observed"] for b in cal["bins"]]
         name = " ".join(str(arm).split("|")[:2])
-        ax.plot(xs, ys, marker="o", ms=4, label=f"{name} (ECE {cal['ece']:.3f})")
+        (line,) = ax.plot(xs, ys, lw=1.2, label=f"{name} (ECE {cal['ece']:.3f})")
+        ax.scatter(xs, ys, s=[6 + 120 * b["n"] / len(d) for b in cal["bins"]], color=line.get_color(), alpha=0.7)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("predicted P(positive) (bin mean)")
-    ax.set_ylabel("observed share positive")
+    ax.set_ylabel("observed share positive (marker area: videos in the bin)")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     with atomic_write(path, "wb") as fh:
