@@ -37,6 +37,16 @@ def test_info_json_lists_layouts_readers_and_conversions(capsys):
     assert one["num_joints"] == 22 and len(one["bones"]) == 21
     assert ["ShoulderLeft", "ShoulderRight"] in one["lr_pairs"] or ["EyeLeft", "EyeRight"] in one["lr_pairs"]
     assert main(["data", "info"]) == 0  # the human tables render
+    assert {"pyskl", "native", "generic", "npy", "video", "openpose"} <= {r["kind"] for r in out["readers"]}
+
+
+def test_info_classes_lists_the_mg_class_set_and_mappings(capsys):
+    out = _json(capsys, ["data", "info", "--classes", "--json"])
+    names = [c["class"] for c in out["classes"]]
+    assert "touch face" in names and "illustrative" in names and len(names) == 14
+    rows = {(r["dataset"], r["dataset_class"]): r["mg_class"] for r in out["mapping"]}
+    assert rows[("imigue", "touch chin")] == "touch face" and rows[("imigue", "fold arm")] == "fold arms"
+    assert rows[("smg", "Moving legs")] == "(none)"  # no legs in the upper-body definition
 
 
 def test_check_pyskl_pickle(capsys, pyskl_file):

@@ -12,6 +12,7 @@ from ..data.check import check_dataset
 from ..data.convert import convert_dataset, list_conversions
 from ..data.dataset import SkeletonDataset
 from ..data.layouts import get_layout, list_layouts
+from ..data.mg_classes import MG_CLASSES, mapping_table
 from ..data.native import NativeStore, write_native
 from ..data.pyskl import write_pyskl
 from ..data.readers import list_readers, open_dataset
@@ -36,10 +37,20 @@ def _reader_options(labels: Path | None) -> dict[str, Any]:
 @app.command()
 def info(
     layout: str | None = typer.Option(None, "--layout", help="Show one layout's joints, bones and mirror pairs."),
+    classes: bool = typer.Option(False, "--classes", help="Show the MG class set and how iMiGUE and SMG classes map "
+                                                          "onto it."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List layouts, dataset readers, output formats and layout conversions."""
-
+    """List layouts, dataset readers, output formats and layout conversions (or the MG classes)."""
+    if classes:
+        mg = [{"index": i, "class": c.name, "category": c.category, "what the body does": c.description}
+              for i, c in enumerate(MG_CLASSES)]
+        if as_json:
+            emit({"classes": mg, "mapping": mapping_table()}, True)
+            return
+        emit(mg, False, title="MG classes (the level timelines and detectors speak)")
+        emit(mapping_table(), False, title="dataset classes -> MG class")
+        return
     if layout is not None:
         lay = get_layout(layout)
         mirror = dict(lay.lr_pairs) | {b: a for a, b in lay.lr_pairs}
