@@ -57,6 +57,15 @@ def test_empty_rationales_are_rejected(scenario, rationale):
     assert not g.usable and "empty rationale" in g.problems
 
 
+@pytest.mark.parametrize("rationale", ["1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1", "1, 8.1, 9.1, 10.1, 11.1",
+                                       "The person is very happy and they are very happy to talk about their life "
+                                       "and their life is very happy and they are very happy to talk about their "
+                                       "life and their life is very happy"])
+def test_degenerate_rationales_are_rejected(scenario, rationale):
+    g = _check({**GOOD, "rationale": rationale}, scenario)
+    assert not g.usable and any("degenerate" in p for p in g.problems)
+
+
 @pytest.mark.parametrize("evidence,why", [
     (["empty if none", "evidence of evidence"], "cites no event"),
     ([{"event_id": "e9", "time": "00:03", "class": "touch face", "reading": "x y z"}], "e9 is not an event"),

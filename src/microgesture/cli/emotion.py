@@ -76,7 +76,7 @@ def benchmark(
     max_retries: int = typer.Option(None, "--max-retries", help="Retries of a failed request (default 4, with "
                                     "exponential backoff)."),
     response_format: str = typer.Option(None, "--response-format", help="auto | json_schema | json_object | none."),
-    max_tokens: int = typer.Option(None, "--max-tokens", help="Completion budget per LLM answer (default 400)."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Completion budget per LLM answer (default 1024)."),
     llm_threads: int = typer.Option(None, "--llm-threads", help="CPU threads for --reasoner llamacpp "
                                     "(1 is fastest on a machine busy with other work)."),
     calibration: str = typer.Option("batch", "--calibration",

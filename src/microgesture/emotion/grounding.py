@@ -5,7 +5,8 @@ prompt), and a rationale about "the match" for a video of a lecture. Shown as ev
 reader. An answer is *usable* only if:
 
 - its rationale is not empty and is the model's own words, not an echo of the prompt or the answer format
-  (most of its word 4-grams, or all of a short one, appear in the prompt or schema text);
+  (most of its word 4-grams, or all of a short one, appear in the prompt or schema text), nor degenerate text
+  (fewer than 3 words with letters — "1.1.1.1..." — or a loop that repeats most of its word 3-grams);
 - every evidence item cites a listed event by id, and its start time (within 1.5 s, as mm:ss rounds) and
   class agree with that event; an item that is a bare string, cites nothing, or cites an id that was not
   listed is *fabricated* and makes the whole answer unusable (a model that invents one citation cannot be
@@ -77,6 +78,17 @@ class Grounding:
                 "rejected": list(self.rejected)}
 
 
+def degenerate(text: str) -> str:
+    """Why ``text`` is not prose (empty string when it is): too few words with letters, or a repeating loop."""
+    words = _words(text)
+    if sum(any(c.isalpha() for c in w) for w in words) < 3:
+        return "fewer than 3 words"
+    tri = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    if len(tri) >= 10 and len(set(tri)) / len(tri) < 0.6:
+        return "it repeats itself"
+    return ""
+
+
 def _mmss_to_s(t: str) -> float | None:
     m = re.fullmatch(r"\s*(\d{1,3}):([0-5]\d)\s*", str(t))
     return None if m is None else 60.0 * int(m.group(1)) + int(m.group(2))
@@ -96,6 +108,8 @@ def ground_answer(answer: Mapping[str, Any] | None, shown: Mapping[str, MGEvent]
         problems.append("empty rationale")
     elif echo.is_echo(rationale):
         problems.append("the rationale repeats the prompt instead of reasoning")
+    elif degenerate(rationale):
+        problems.append(f"the rationale is degenerate text ({degenerate(rationale)})")
     items = answer.get("evidence")
     items = items if isinstance(items, list) else []
     good, bad = [], []

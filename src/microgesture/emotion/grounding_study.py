@@ -25,6 +25,7 @@ REASONS = {  # substring of a problem / rejection -> category
     "the evidence cites no event": "cites nothing",
     "repeats the prompt": "echoes the prompt",
     "empty rationale": "empty rationale",
+    "degenerate text": "degenerate rationale",
     "not a JSON answer": "no JSON answer of the requested form",
     "could not be understood": "no JSON answer of the requested form",
     "found in reply": "no decision in the setting's labels",

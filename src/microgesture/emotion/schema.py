@@ -40,12 +40,14 @@ def answer_schema(setting: str | None = None, event_ids: Sequence[str] | None = 
     if s.asks_arousal:
         props["arousal"] = {"type": "string", "enum": list(LEVELS)}
     props["confidence"] = {"type": "number", "minimum": 0, "maximum": 1}
-    props["evidence"] = {"type": "array", "maxItems": MAX_EVIDENCE, "items": {
+    # no more items than listed events: a small model otherwise pads the list with repeats
+    props["evidence"] = {"type": "array", "maxItems": min(MAX_EVIDENCE, len(event_ids)) if event_ids else MAX_EVIDENCE,
+                         "items": {
         "type": "object",
         "properties": {"event_id": ev_id, "time": {"type": "string", "pattern": "^[0-9]{2,3}:[0-5][0-9]$"},
-                       "class": cls, "reading": {"type": "string", "minLength": 1, "maxLength": 100}},
+                       "class": cls, "reading": {"type": "string", "minLength": 1, "maxLength": 80}},
         "required": list(EVIDENCE_FIELDS), "additionalProperties": False}}
-    props["rationale"] = {"type": "string", "minLength": 1, "maxLength": 300}
+    props["rationale"] = {"type": "string", "minLength": 1, "maxLength": 240}
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 

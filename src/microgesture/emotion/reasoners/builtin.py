@@ -28,7 +28,7 @@ def _mg_calibrated(seed: int = 0, n_boot: int = 20) -> Reasoner:
     return CalibratedMGReasoner(seed=seed, n_boot=n_boot)
 
 
-def _llamacpp(model_path: str | Path | None = None, max_tokens: int = 400, seed: int = 0,
+def _llamacpp(model_path: str | Path | None = None, max_tokens: int = 1024, seed: int = 0,
               cache: ResponseCache | None = None, n_threads: int | None = None, progress: bool = False) -> Reasoner:
     from .llamacpp import LlamaCppReasoner
 

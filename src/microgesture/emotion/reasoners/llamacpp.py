@@ -41,7 +41,7 @@ class LlamaCppReasoner(ChatReasoner):
     name = "llamacpp"
 
     def __init__(self, model_path: str | Path | None = None, n_ctx: int = 8192, n_threads: int | None = None,
-                 temperature: float = 0.0, max_tokens: int = 160, seed: int = 0, constrained: bool = True,
+                 temperature: float = 0.0, max_tokens: int = 1024, seed: int = 0, constrained: bool = True,
                  cache: ResponseCache | None = None, progress: bool = False,
                  on_result: Callable[[Prediction], None] | None = None):
         self.model_path = Path(model_path) if model_path else bundled_gguf()

@@ -40,7 +40,7 @@ class LLMConfig:
     model: str = "default"
     api_key: str | None = None
     temperature: float = 0.0
-    max_tokens: int = 160
+    max_tokens: int = 1024  # a cap: the answer schema bounds every string, so a grammar-constrained reply closes
     seed: int | None = 0
     timeout_s: float = 120.0
     max_retries: int = 4
