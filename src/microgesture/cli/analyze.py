@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ConfigError
 from ..evaluation.online import METHODS as ONLINE_METHODS
 from ..evaluation.online import run_online_evaluation
-from ..pipeline.analyze import REASONERS, AnalysisFailed, AnalyzeOptions
+from ..pipeline.analyze import AnalysisFailed, AnalyzeOptions
 from ..pipeline.analyze import analyze as run
 from ..training.windows import OnlineConfig
 from .common import JSON_HELP, emit, err_console
@@ -28,11 +27,16 @@ def analyze(
                                                            "kinematic detectors, fitted profile), 'detectors-unfitted', "
                                                            "a thresholds .yaml or a window-model checkpoint from "
                                                            "`microgesture train-detector`, or 'synthetic'."),
-    reasoner: str = typer.Option("llamacpp", "--reasoner",
-                                 help="Emotion reasoner: llamacpp (offline, bundled SmolLM2), openai "
-                                      "(OpenAI-compatible server from MICROGESTURE_LLM_BASE_URL) or none."),
-    setting: str = typer.Option("press_conference", help="Scenario told to the reasoner (press_conference, "
-                                                         "job_interview, stress_test, deception_interview)."),
+    reasoner: str = typer.Option("default", "--reasoner",
+                                 help="Emotion reasoner (`microgesture emotion reasoners`): default (calibrated, "
+                                      "offline), llamacpp (in-process GGUF), openai (OpenAI-compatible server from "
+                                      "--llm-base-url or MICROGESTURE_LLM_BASE_URL), ... or none."),
+    setting: str = typer.Option("conversation", help="What the recording is: conversation (default), "
+                                                     "press_conference, job_interview, stress_test, deception_interview."),
+    llm_base_url: str | None = typer.Option(None, help="--reasoner openai: server URL (…/v1)."),
+    llm_model: str | None = typer.Option(None, help="--reasoner openai: model name on the server."),
+    llm_model_path: Path | None = typer.Option(None, help="--reasoner llamacpp: a GGUF file (default: bundled "
+                                                          "SmolLM2)."),
     kind: str | None = typer.Option(None, help="Input kind if detection guesses wrong (a reader kind: video, "
                                                "openpose, native, pyskl, npy, ...; `microgesture data info`)."),
     stride: int = typer.Option(1, help="Video: analyse every n-th frame."),
@@ -53,10 +57,10 @@ def analyze(
     A report is written even when a stage fails (it shows what could be read); the exit code is non-zero
     when no timeline could be produced.
     """
-    if reasoner not in REASONERS:
-        raise ConfigError(f"unknown reasoner {reasoner!r}; choose from {', '.join(REASONERS)}")
     online = OnlineConfig(threshold=threshold) if threshold is not None else None
+    llm = {"base_url": llm_base_url, "model": llm_model, "model_path": llm_model_path}
     opts = AnalyzeOptions(model=model, reasoner=reasoner, setting=setting, kind=kind, stride=stride,
+                          reasoner_options={k: v for k, v in llm.items() if v is not None},
                           max_frames=max_frames, hands=hands, fps=fps, layout=layout, clip_index=clip,
                           gap_fill=gap_fill, online=online, truth=truth, progress=not no_progress)
     result = run(input_path, out, opts)

@@ -18,8 +18,7 @@ def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", help="Output directory."),
     seed: int = typer.Option(0, help="Seed for the synthetic data and training."),
     epochs: int = typer.Option(8, help="Pretraining epochs (the demo config's schedule)."),
-    reasoner: str = typer.Option("auto", help="Emotion reasoner: auto (llama.cpp if installed, else none), "
-                                              "llamacpp, openai, none."),
+    reasoner: str = typer.Option("default", help="Emotion reasoner (`microgesture emotion reasoners`) or none."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Generate the synthetic MG set, check it, pretrain, evaluate and analyse an interview stream."""

