@@ -17,8 +17,8 @@ from microgesture.data.dataset import SkeletonDataset
 from microgesture.data.native import write_native
 from microgesture.data.synthetic import CLASS_NAMES, make_interview_stream
 from microgesture.pipeline.analyze import AnalyzeOptions, analyze
-from microgesture.pipeline.online import TrainConfig, train_window_classifier
 from microgesture.report.html import ReportData, counts_table, render_report, replay_payload
+from microgesture.training.windows import train_window_model
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.I)
@@ -44,8 +44,9 @@ def pipeline_report(tmp_path_factory):
     """A report made by the real pipeline: a synthetic interview stream through a small trained model."""
     tmp = tmp_path_factory.mktemp("report")
     streams = [make_interview_stream(seed=s, duration_s=90) for s in range(2)]
-    cfg = TrainConfig(encoder="tcn", encoder_options={"channels": [32, 32]}, epochs=6, lr=5e-3)
-    ckpt = train_window_classifier(streams, list(CLASS_NAMES), window=32, config=cfg, progress=False).save(tmp / "m.pt")
+    ckpt = train_window_model(streams, list(CLASS_NAMES), out=tmp / "m", window=32, label_space="synthetic",
+                              overrides=["model.channels=[32,32]", "trainer.max_epochs=6", "optim.lr=5e-3"],
+                              progress=False).path
     clip, truth = make_interview_stream(seed=21, duration_s=90)
     store = write_native(SkeletonDataset("syn", "imigue22", [clip], list(CLASS_NAMES)), tmp / "store")
     truth.to_csv(tmp / "truth.csv", index=False)
