@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError
 from ..utils.io import atomic_write
 from .reasoners.base import Prediction, Reasoner
-from .reasoners.calibrated import LinearMGModel, fit_linear_model
+from .reasoners.calibrated import CalibratedMGReasoner, LinearMGModel, fit_linear_model
 from .reasoners.learned import _prediction, _timelines
 from .scenario import Scenario
 from .timeline import Timeline
@@ -100,7 +100,6 @@ def fit_default(timelines: dict[str, Timeline], out: str | Path = ARTEFACT, seed
                 n_boot: int = 100, seed: int = 0) -> tuple[LinearMGModel, dict[str, Any]]:
     """CV-score the procedure on the emotion-training videos, fit it on all of them, write the JSON."""
     from .benchmark import calibration_metrics, run_benchmark
-    from .reasoners.registry import create_reasoner
 
     train = {v: t for v, t in timelines.items() if t.meta.get("split") == "train"}
     if len(train) < 20:
@@ -110,7 +109,7 @@ def fit_default(timelines: dict[str, Timeline], out: str | Path = ARTEFACT, seed
 
     per_seed = []
     for s in seeds:
-        res = run_benchmark(train, "train", {"mg_calibrated": lambda s=s: create_reasoner("mg_calibrated", seed=s)},
+        res = run_benchmark(train, "train", {"mg_calibrated": lambda s=s: CalibratedMGReasoner(seed=s)},
                             ["mg_only"], seed=s, n_boot=200)
         y = np.array([p["target"] == "positive" for p in res.predictions], dtype=np.int64)
         p = np.array([p["score"] for p in res.predictions], dtype=np.float64)
