@@ -41,12 +41,10 @@ def register_reasoner(name: str, factory: Callable[..., Reasoner], description: 
 
 def list_reasoners(kind: str | None = None) -> dict[str, str]:
     """``{name: description}`` of the registered reasoners (optionally of one ``kind``), in registration order."""
-    _ensure_builtins()
     return {n: e.description for n, e in _REGISTRY.items() if kind is None or e.kind == kind}
 
 
 def reasoner_entry(name: str) -> ReasonerEntry:
-    _ensure_builtins()
     if name not in _REGISTRY:
         raise ConfigError(f"unknown reasoner {name!r}; choose from {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
@@ -60,13 +58,3 @@ def create_reasoner(name: str, **options: Any) -> Reasoner:
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         opts = {k: v for k, v in opts.items() if k in params}
     return entry.factory(**opts)
-
-
-_BUILTINS_LOADED = False
-
-
-def _ensure_builtins() -> None:
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        _BUILTINS_LOADED = True
-        from . import builtin  # noqa: F401  (registers on import)
