@@ -265,7 +265,7 @@ def grounding_rate_cmd(
     syn = []
     for s in range(synthetic):
         clip, truth = make_interview_stream(seed=1000 + s, duration_s=120)
-        fps = float(clip.meta.fps or 25.0)
+        fps = clip.fps
         names = [MG_CLASS_NAMES[max(mg_index(n), 0)] if mg_index(n) >= 0 else n for n in truth["label_name"]]
         ev = truth.assign(start=truth["start_frame"] / fps, end=(truth["end_frame"] + 1) / fps, score=1.0,
                           label_name=names, label=[mg_index(n) for n in names])

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
 from ..errors import ConfigError
-from .clip import Clip, ClipMeta
+from .clip import DEFAULT_FPS, Clip, ClipMeta
 from .dataset import SkeletonDataset
 from .layouts import get_layout
 
@@ -357,7 +357,7 @@ def _meta(cid: str, subj: SyntheticSubject, fps: float, T: int, **kw) -> ClipMet
 
 def make_mg_clip(
     seed: int, index: int, label: int, subj: SyntheticSubject, num_frames: tuple[int, int] = (40, 120),
-    fps: float = 25.0,
+    fps: float = DEFAULT_FPS,
 ) -> Clip:
     """One labelled clip: a little idle, the gesture, a little idle."""
     rng = np.random.default_rng([seed, 1, index])
@@ -371,7 +371,7 @@ def make_mg_clip(
 
 def make_mg_dataset(
     seed: int = 0, clips_per_class: int = 40, num_subjects: int = 12, num_frames: tuple[int, int] = (40, 120),
-    test_fraction: float = 0.3, fps: float = 25.0,
+    test_fraction: float = 0.3, fps: float = DEFAULT_FPS,
 ) -> SkeletonDataset:
     """The synthetic MG classification set with subject-disjoint ``train``/``test`` splits."""
     if clips_per_class < 1 or num_subjects < 2:
@@ -397,7 +397,7 @@ def make_mg_dataset(
 
 
 def make_interview_stream(
-    seed: int = 0, duration_s: float = 120.0, fps: float = 25.0, events: int | None = None,
+    seed: int = 0, duration_s: float = 120.0, fps: float = DEFAULT_FPS, events: int | None = None,
     classes: list[int] | None = None, subject: int = 0,
 ):
     """A long seated "interview" with MG events at known, non-overlapping times.

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ..data.clip import DEFAULT_FPS
 from ..data.mg_classes import IMIGUE_TO_MG, MG_CLASS_NAMES
 from ..errors import DataError
 
@@ -55,7 +56,7 @@ class Timeline:
 
     events: list[MGEvent]
     duration_s: float
-    fps: float = 25.0
+    fps: float = DEFAULT_FPS
     setting: str = "conversation"
     meta: dict[str, Any] = field(default_factory=dict)
     visible_s: float | None = None
@@ -139,7 +140,7 @@ def outcome_to_valence(outcome: str) -> str:
 
 
 def timelines_from_annotations(df: pd.DataFrame, setting: str = "press_conference",
-                               fps: float = 25.0) -> dict[str, Timeline]:
+                               fps: float = DEFAULT_FPS) -> dict[str, Timeline]:
     """One ground-truth timeline per video from ``data.readers.imigue.load_annotations`` output.
 
     Only timing, class and outcome columns are read; subject ids become an opaque CV ``group``.
@@ -164,7 +165,7 @@ def timelines_from_annotations(df: pd.DataFrame, setting: str = "press_conferenc
 
 
 def timeline_from_predictions(pred: pd.DataFrame | str | Path, duration_s: float | None = None,
-                              fps: float = 25.0, setting: str = "conversation",
+                              fps: float = DEFAULT_FPS, setting: str = "conversation",
                               meta: Mapping[str, Any] | None = None, min_score: float = 0.0,
                               visible_s: float | None = None) -> Timeline:
     """A timeline from the recognizer's predicted events (``start,end,label,label_name,score``, seconds).

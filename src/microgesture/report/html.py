@@ -71,7 +71,7 @@ def replay_payload(clip: Clip, max_frames: int = MAX_REPLAY_FRAMES) -> dict[str,
     q = 24000.0 / span  # fixed-point scale; outliers up to ~0.35 spans beyond the extent still fit int16
     arr = np.where(finite, np.clip(np.round((sub - lo) * q), -32767, 32767), -32768).astype("<i2")
     layout = get_layout(clip.meta.layout)
-    fps = float(clip.meta.fps or 25.0)
+    fps = clip.fps
     return {
         "num_frames": int(len(sub)), "num_joints": int(v), "frame_step": int(step), "fps": fps,
         "scale": 1.0 / q, "origin": [float(lo[0]), float(lo[1])],
@@ -304,7 +304,7 @@ def render_report(data: ReportData, out_dir: str | Path, *, name: str = "report.
 def _missing_spans(clip: Clip, min_s: float = 0.5) -> list[tuple[float, float]]:
     """Time spans (s) where the person is not seen, at least ``min_s`` long (for the grey bands)."""
     seen = np.isfinite(clip.keypoints[0]).all(-1).any(-1)
-    fps = float(clip.meta.fps or 25.0)
+    fps = clip.fps
     d = np.diff(np.concatenate([[0], (~seen).astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
     keep = (ends - starts) / fps >= min_s

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ...errors import DataError
-from ..clip import Clip
+from ..clip import DEFAULT_FPS, Clip
 from ..convert import convert_clip
 from ..dataset import SkeletonDataset, Skipped
 from . import register_reader
 from .openpose import read_openpose_folder
 
-FPS = 25.0
+FPS = DEFAULT_FPS  # iMiGUE's videos and annotations are at 25 fps
 NON_MG_CODE = 99
 NON_MG_LABEL = 31
 
