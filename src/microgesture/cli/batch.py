@@ -10,6 +10,7 @@ import typer
 
 from ..errors import ConfigError
 from ..pipeline.analyze import AnalyzeOptions
+from ..pipeline.batch import collect_inputs, run_batch
 from ..training.windows import OnlineConfig
 from .common import JSON_HELP, emit, err_console
 
@@ -60,7 +61,6 @@ def analyze_batch(
     (cohort.parquet, cohort.csv) and a cohort report (cohort.html) across recordings."""
     if logging.getLogger().level > logging.DEBUG:  # Dask's INFO lines (workers starting, closing) only with -v;
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # read at import, here and by the workers
-    from ..pipeline.batch import collect_inputs, run_batch
     if compare not in ("auto", "none", "group", "speaker", "setting"):
         raise ConfigError(f"--compare {compare!r}: choose auto, none, group, speaker or setting")
     opts = AnalyzeOptions(model=model, reasoner=reasoner, setting=setting, kind=kind, stride=stride,

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 
+from ..data.mg_classes import MG_CLASS_NAMES
+from ..data.synthetic import make_interview_stream
+from ..emotion.benchmark import (
+    load_imigue_timelines,
+    run_benchmark,
+    subsample,
+    with_label_noise,
+    write_outputs,
+)
+from ..emotion.cache import ResponseCache
+from ..emotion.default_model import ARTEFACT, describe_model, fit_default
+from ..emotion.grounding_study import grounding_rates
+from ..emotion.mg_features import mg_index
+from ..emotion.reasoners.label_scoring import CALIBRATIONS, LlamaCppLabelScorer
+from ..emotion.reasoners.registry import create_reasoner, list_reasoners, reasoner_entry
+from ..emotion.scenario import CONDITIONS, ScenarioBuilder
+from ..emotion.timeline import timeline_from_predictions, to_mg_timeline
+from ..emotion.variants import run_variants, summarise_variants, write_variants
 from ..errors import ConfigError, MicrogestureError
+from ..utils.io import atomic_write
+from ..utils.paths import data_root
 from .common import JSON_HELP, emit, err_console
 
 app = typer.Typer(help="Emotion understanding from micro-gesture timelines (LLM and learned reasoners).",
@@ -20,8 +41,6 @@ class IncompleteRun(MicrogestureError):
 
 
 def _labels_path(labels: Path | None) -> Path:
-    from ..utils.paths import data_root
-
     p = labels or data_root() / "imigue" / "raw" / "Label" / "labels_20200831.csv"
     if not p.is_file():
         raise ConfigError(f"{p}: iMiGUE annotation CSV not found (pass --labels or set MICROGESTURE_DATA)")
@@ -30,18 +49,14 @@ def _labels_path(labels: Path | None) -> Path:
 
 def _factories(names: list[str], cache_path: Path | None, options: dict) -> dict:
     """Benchmark factories from the registry; LLM reasoners share one response cache (and one scorer)."""
-    from ..emotion.reasoners.registry import create_reasoner, reasoner_entry
 
     entries = {n: reasoner_entry(n) for n in names}  # unknown names fail here, before any work
     opts = dict(options)
     if any(e.kind == "llm" for e in entries.values()) and cache_path is not None:
-        from ..emotion.cache import ResponseCache
-
         opts["cache"] = ResponseCache(cache_path)
     facs: dict = {}
     for n in names:
         if n == "llamacpp_score":  # one scorer (model + cache) shared by the per-fold calibrated reasoners
-            from ..emotion.reasoners.label_scoring import CALIBRATIONS, LlamaCppLabelScorer
 
             if opts.get("calibration", "batch") not in CALIBRATIONS:
                 raise ConfigError(f"unknown calibration {opts['calibration']!r}; choose from {', '.join(CALIBRATIONS)}")
@@ -91,9 +106,6 @@ def benchmark(
     Requests that got no answer (server unreachable, timeouts, refused) are left out of every score; the run
     then says it is incomplete and exits non-zero — rerun the same command to resume from the cache.
     """
-    from ..emotion.benchmark import load_imigue_timelines, run_benchmark, with_label_noise, write_outputs
-    from ..emotion.reasoners.registry import reasoner_entry
-    from ..emotion.scenario import CONDITIONS
 
     names = list(reasoner or DEFAULT_REASONERS)
     for n in names:  # a misspelt name fails before any data is read
@@ -149,9 +161,6 @@ def scenario(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Print the rendered prompt for one video, exactly as a language model receives it."""
-    from ..emotion.benchmark import load_imigue_timelines
-    from ..emotion.scenario import ScenarioBuilder
-    from ..emotion.timeline import timeline_from_predictions
 
     tls = load_imigue_timelines(_labels_path(labels))
     if predictions is not None:
@@ -177,7 +186,6 @@ def scenario(
 @app.command("reasoners")
 def reasoners(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """List the registered reasoners and what each one is."""
-    from ..emotion.reasoners.registry import list_reasoners, reasoner_entry
 
     rows = [{"name": n, "kind": reasoner_entry(n).kind, "description": d} for n, d in list_reasoners().items()]
     emit(rows, as_json, title="emotion reasoners")
@@ -192,8 +200,6 @@ def fit_default_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Rebuild the default emotion reasoner from iMiGUE's 102 emotion-training videos (CV-scored, then fit)."""
-    from ..emotion.benchmark import load_imigue_timelines
-    from ..emotion.default_model import ARTEFACT, describe_model, fit_default
 
     tls = load_imigue_timelines(_labels_path(labels))
     target = out or ARTEFACT
@@ -211,8 +217,6 @@ def variants_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """The pre-declared variant study behind the default reasoner (docs/results/emotion_default_reasoner.md)."""
-    from ..emotion.benchmark import load_imigue_timelines
-    from ..emotion.variants import run_variants, summarise_variants, write_variants
 
     tls = load_imigue_timelines(_labels_path(labels))
     train = {v: t for v, t in tls.items() if t.meta.get("split") == "train"}
@@ -248,16 +252,7 @@ def grounding_rate_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """How often an LLM's answers fail the grounding check, per setting (iMiGUE MG-set and synthetic timelines)."""
-    import json
 
-    from ..data.mg_classes import MG_CLASS_NAMES
-    from ..data.synthetic import make_interview_stream
-    from ..emotion.benchmark import load_imigue_timelines, subsample
-    from ..emotion.cache import ResponseCache
-    from ..emotion.grounding_study import grounding_rates
-    from ..emotion.mg_features import mg_index
-    from ..emotion.timeline import timeline_from_predictions, to_mg_timeline
-    from ..utils.io import atomic_write
 
     tls = load_imigue_timelines(_labels_path(labels))
     train = [v for v, t in tls.items() if t.meta.get("split") == "train"]

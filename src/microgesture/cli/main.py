@@ -7,10 +7,19 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from .. import __version__
 from ..errors import MicrogestureError
+from . import analyze as analyze_cli
+from . import batch as batch_cli
+from . import data as data_cli
+from . import demo as demo_cli
+from . import emotion as emotion_cli
+from . import evaluate as evaluate_cli
+from . import experiment as experiment_cli
+from . import train as train_cli
 from .common import err_console, setup_logging
 
 app = typer.Typer(
@@ -43,14 +52,6 @@ def _root(
 
 def _register() -> None:
     """Attach each stage's commands. Each module owns its own sub-app or commands."""
-    from . import analyze as analyze_cli
-    from . import batch as batch_cli
-    from . import data as data_cli
-    from . import demo as demo_cli
-    from . import emotion as emotion_cli
-    from . import evaluate as evaluate_cli
-    from . import experiment as experiment_cli
-    from . import train as train_cli
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(emotion_cli.app, name="emotion")
@@ -88,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"error: {e}", markup=False, highlight=False)
         return 1
     except Exception as e:  # noqa: BLE001 - the CLI promises one line, not a traceback
-        import click
 
         if isinstance(e, click.ClickException):
             e.show()

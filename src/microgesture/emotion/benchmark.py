@@ -26,7 +26,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+from tqdm.auto import tqdm
 
+from ..data.readers.imigue import IMIGUE_CLASS_NAMES, emotion_split, load_annotations
 from ..errors import ConfigError
 from ..utils.io import atomic_write, write_json
 from .reasoners.base import Prediction, Reasoner
@@ -41,7 +46,6 @@ PUBLISHED_BEST = 0.60  # TSM+LSTM from MG sequences, iMiGUE emotion test split (
 # -- data -------------------------------------------------------------------------------------------------
 def load_imigue_timelines(labels_csv: str | Path) -> dict[str, Timeline]:
     """Ground-truth timelines of every video in an iMiGUE annotation CSV, tagged with their emotion split."""
-    from ..data.readers.imigue import emotion_split, load_annotations
 
     tls = timelines_from_annotations(load_annotations(labels_csv))
     for vid, t in tls.items():
@@ -51,7 +55,6 @@ def load_imigue_timelines(labels_csv: str | Path) -> dict[str, Timeline]:
 
 def with_label_noise(tl: Timeline, p: float, n_classes: int = 32, seed: int = 0) -> Timeline:
     """Simulate an imperfect recogniser: each event's class is replaced by a random other class w.p. ``p``."""
-    from ..data.readers.imigue import IMIGUE_CLASS_NAMES
 
     rng = np.random.default_rng([seed, int(tl.video_id) if tl.video_id.isdigit() else 0])
     flip = rng.random(len(tl.events)) < p
@@ -73,7 +76,6 @@ class Fold:
 
 def make_folds(timelines: dict[str, Timeline], split: str, n_folds: int = 5, seed: int = 0) -> list[Fold]:
     """Evaluation folds. CV folds are stratified by label and grouped by person (no person in both sides)."""
-    from sklearn.model_selection import StratifiedGroupKFold
 
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
@@ -174,7 +176,6 @@ def calibration_metrics(y: Sequence[int] | np.ndarray, p: Sequence[float] | np.n
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
     """Exact (binomial) McNemar test on paired correctness; b = only A right, c = only B right."""
-    from scipy.stats import binomtest
 
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     n01, n10 = int((a & ~b).sum()), int((~a & b).sum())
@@ -248,7 +249,6 @@ def run_benchmark(timelines: dict[str, Timeline], split: str, reasoners: dict[st
                 if cond not in MG_CONDITIONS and src != next(iter(mg_sources)):
                     continue  # context-only prompts do not depend on the MG source
                 arms.append(Arm(rname, cond, src, k))
-    from tqdm.auto import tqdm
 
     for fold in tqdm(folds, desc="folds", disable=len(folds) < 2, leave=False):
         for arm in arms:
@@ -362,7 +362,6 @@ def _auc(d: pd.DataFrame) -> float:
 
     Why: threshold-free, so it shows whether scores *rank* videos well even when the decision threshold is off.
     """
-    from sklearn.metrics import roc_auc_score
 
     s = pd.to_numeric(d["score"], errors="coerce")
     t = d["target"]

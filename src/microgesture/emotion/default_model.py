@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from ..errors import CheckpointError, ConfigError
 from ..utils.io import atomic_write
+from .benchmark import calibration_metrics, run_benchmark
+from .mg_features import feature_matrix
 from .reasoners.base import Prediction, Reasoner
 from .reasoners.calibrated import CalibratedMGReasoner, LinearMGModel, fit_linear_model
 from .reasoners.learned import _prediction, _timelines
@@ -90,8 +93,6 @@ class PackagedMGReasoner(Reasoner):
                 "description": describe_model(self.model), "how_sure": how_sure(self.model)}
 
     def predict(self, scenarios: Sequence[Scenario]) -> list[Prediction]:
-        from .mg_features import feature_matrix
-
         p = self.model.proba(feature_matrix(_timelines(scenarios), self.model.blocks))
         return [_prediction(s, float(pi)) for s, pi in zip(scenarios, p, strict=True)]
 
@@ -99,13 +100,11 @@ class PackagedMGReasoner(Reasoner):
 def fit_default(timelines: dict[str, Timeline], out: str | Path = ARTEFACT, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                 n_boot: int = 100, seed: int = 0) -> tuple[LinearMGModel, dict[str, Any]]:
     """CV-score the procedure on the emotion-training videos, fit it on all of them, write the JSON."""
-    from .benchmark import calibration_metrics, run_benchmark
 
     train = {v: t for v, t in timelines.items() if t.meta.get("split") == "train"}
     if len(train) < 20:
         raise ConfigError(f"only {len(train)} emotion-training videos in the labels; fit-default needs the "
                           "official training split (iMiGUE labels_20200831.csv)")
-    from sklearn.metrics import roc_auc_score
 
     per_seed = []
     for s in seeds:

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import MicrogestureError
+from .default_model import describe_model, how_sure
 from .mg_features import CLASS_CATEGORY, FEATURES, mg_index
+from .reasoners.calibrated import read_timeline
 from .reasoners.registry import create_reasoner, reasoner_entry
 from .scenario import ScenarioBuilder
 from .settings import get_setting
@@ -65,9 +67,6 @@ def read_emotion(timeline: Timeline, *, setting: str = "conversation", reasoner:
 
 # -- the calibrated default ---------------------------------------------------------------------------------
 def _read_learned(tl: Timeline, setting: str, name: str, out: dict[str, Any], options: dict[str, Any]) -> dict:
-    from .default_model import describe_model, how_sure
-    from .reasoners.calibrated import read_timeline
-
     r = create_reasoner(name, **options)
     model = getattr(r, "model", None)
     if model is None or not hasattr(model, "boot"):

@@ -23,6 +23,7 @@ import pandas as pd
 from ..data.clip import DEFAULT_FPS
 from ..data.mg_classes import IMIGUE_TO_MG, MG_CLASS_NAMES
 from ..errors import DataError
+from .descriptions import describe
 
 Source = Literal["annotation", "predicted"]
 ALLOWED_META = frozenset({"video_id", "group", "target", "split", "outcome"})
@@ -213,7 +214,6 @@ def _evidence(x: Any, path: Path | None) -> Mapping[str, Any] | None:
 def filter_events(timeline: Timeline, include_non_mg: bool = True,
                   labels: Iterable[int] | None = None) -> Timeline:
     """Drop illustrative (non-MG) events or keep only some classes — for ablations."""
-    from .descriptions import describe
 
     keep = set(labels) if labels is not None else None
     events = [e for e in timeline.events

@@ -15,6 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
 
 from ..utils.io import atomic_write
 from .benchmark import calibration_metrics, make_folds
@@ -49,8 +55,6 @@ SELECTABLE = tuple(LINEAR_VARIANTS)  # what the nested selection N chooses among
 def _fit_predict(v: Variant, x_tr: np.ndarray, y_tr: np.ndarray, x_ev: np.ndarray, cv: list,
                  seed: int) -> tuple[np.ndarray, float | None]:
     """Out-of-fold P(positive) of one variant and its inner-CV log-loss (linear variants only)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-    from sklearn.model_selection import GridSearchCV
 
     if v.model in ("l1", "l2"):
         gs = GridSearchCV(logistic(v.model, 1.0), {"logisticregression__C": list(C_GRIDS[v.model])}, cv=cv,
@@ -72,8 +76,6 @@ def _fit_predict(v: Variant, x_tr: np.ndarray, y_tr: np.ndarray, x_ev: np.ndarra
 def run_variants(timelines: dict[str, Timeline], seeds: Sequence[int] = (0, 1, 2, 3, 4), n_folds: int = 5,
                  calibrated: bool = True, progress: bool = True) -> pd.DataFrame:
     """Out-of-fold predictions (one row per seed × variant × video) for every variant, N and N+Platt."""
-    from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
 
     rows: list[dict[str, Any]] = []
     span = {v: float(np.log(max(t.duration_s, 1.0))) for v, t in timelines.items()}
@@ -114,8 +116,6 @@ def run_variants(timelines: dict[str, Timeline], seeds: Sequence[int] = (0, 1, 2
 
 def summarise_variants(oof: pd.DataFrame) -> pd.DataFrame:
     """Per variant: mean ± sd over seeds of accuracy, AUC, Brier, ECE and Spearman(score, log span)."""
-    from scipy.stats import spearmanr
-    from sklearn.metrics import roc_auc_score
 
     per_seed = []
     for (vid, seed), d in oof.groupby(["variant", "seed"], sort=False):

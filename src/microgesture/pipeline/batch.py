@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -35,6 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from filelock import FileLock, Timeout
+from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data.mg_classes import CATEGORIES, MG_CLASS_NAMES, MG_CLASSES, MG_INDEX
@@ -588,15 +591,11 @@ def local_cluster(workers: int | None = None, threads_per_worker: int = 1, *, me
 
 
 def _has_dashboard() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("bokeh") is not None
 
 
 @contextlib.contextmanager
 def _batch_lock(out_dir: Path) -> Iterator[None]:
-    from filelock import FileLock, Timeout
-
     lock = FileLock(str(out_dir / ".batch.lock"))
     try:
         lock.acquire(timeout=0)
@@ -743,7 +742,6 @@ def _run_tasks(client: Any, todo: list[tuple[Recording, bool]], out_dir: Path, o
                threads: int, result: BatchResult, progress: bool,
                on_result: Callable[[dict[str, Any]], None] | None, already: int) -> None:
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     token = uuid.uuid4().hex[:8]
     order = sorted(todo, key=lambda t: -_size(t[0].path))  # largest first: the batch's tail is shortest

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -244,8 +245,6 @@ def emotion_png(ok: pd.DataFrame, by: str | None) -> str | None:
 
 
 def _template():
-    import jinja2
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("microgesture.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
     env.filters["num"] = _num

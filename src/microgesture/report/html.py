@@ -13,10 +13,13 @@ import base64
 import html
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 
@@ -59,7 +62,6 @@ def replay_payload(clip: Clip, max_frames: int = MAX_REPLAY_FRAMES) -> dict[str,
     sub = kp[::step]
     finite = np.isfinite(sub)
     if finite.any():  # robust extent (1st-99th percentile) so a few outlier joints do not shrink the figure
-        import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -255,9 +257,6 @@ def _mmss(s: float) -> str:
 
 
 def _template():
-    import jinja2
-    import markupsafe
-
     env = jinja2.Environment(loader=jinja2.PackageLoader("microgesture.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
     # inside <script type="application/json"> entities are not decoded: emit raw JSON, with "</" and "<!--"

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..utils.io import atomic_write
+
 # Colour-blind-safe qualitative palette (Okabe–Ito) extended with Tableau tones for many classes.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
            "#4E79A7", "#F28E2B", "#59A14F", "#B07AA1", "#76B7B2", "#EDC948", "#FF9DA7", "#9C755F", "#BAB0AC")
@@ -59,7 +61,6 @@ def timeline_png(events: pd.DataFrame, duration_s: float, path: str | Path | Non
     """Render :func:`timeline_figure` to PNG bytes (and to ``path`` atomically if given)."""
     import matplotlib.pyplot as plt
 
-    from ..utils.io import atomic_write
 
     fig = timeline_figure(events, duration_s, **kw)
     buf = io.BytesIO()

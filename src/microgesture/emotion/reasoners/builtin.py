@@ -1,7 +1,8 @@
-"""The reasoners that ship with microgesture, registered by name (imported once by :mod:`.registry`).
+"""The reasoners that ship with microgesture, registered by name when the ``reasoners`` package is imported.
 
-Heavy back-ends (torch for the GRU, llama.cpp, httpx servers) are imported inside their factories, so
-listing the reasoners costs nothing.
+Each factory imports its implementation when it is called: the LLM back-ends pull llama.cpp or an HTTP client,
+and the packaged default (``emotion.default_model``) imports the benchmark, which imports this package — so
+listing the reasoners costs nothing and no import cycle forms.
 """
 
 from __future__ import annotations

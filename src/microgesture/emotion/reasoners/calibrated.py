@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, make_scorer
+from sklearn.model_selection import GridSearchCV, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from ...errors import CheckpointError, ConfigError
 from ..mg_features import (
@@ -62,8 +69,6 @@ QUANTILES = np.linspace(0, 100, 21)
 
 def linear_classifier(penalty: str, C: float) -> Any:
     """A class-balanced L1 or L2 logistic regression (liblinear, one thread), across scikit-learn versions."""
-    import sklearn
-    from sklearn.linear_model import LogisticRegression
 
     if penalty not in ("l1", "l2"):
         raise ConfigError(f"unknown penalty {penalty!r} (l1, l2)")
@@ -74,15 +79,11 @@ def linear_classifier(penalty: str, C: float) -> Any:
 
 def logistic(penalty: str, C: float) -> Any:
     """Standardise, then :func:`linear_classifier`."""
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), linear_classifier(penalty, C))
 
 
 def _log_loss_scorer() -> Any:
-    from sklearn.metrics import log_loss, make_scorer
-
     return make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
 
 
@@ -90,7 +91,6 @@ def select_variant(tls: Sequence[Timeline], y: np.ndarray, groups: np.ndarray, s
                    variants: dict[str, tuple[tuple[str, ...], str]] | None = None,
                    inner_folds: int = 5) -> tuple[str, float, dict[str, float]]:
     """(variant id, C, inner log-loss per variant): the inner-CV choice among linear variants and C grids."""
-    from sklearn.model_selection import GridSearchCV
 
     variants = variants or LINEAR_VARIANTS
     cv = inner_splits(y, groups, inner_folds, seed)
@@ -110,7 +110,6 @@ def select_variant(tls: Sequence[Timeline], y: np.ndarray, groups: np.ndarray, s
 
 def platt(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(a, b) of ``P(y=1) = sigmoid(a * decision + b)`` fitted by maximum likelihood (Platt scaling)."""
-    from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=1e6, max_iter=1000).fit(decision.reshape(-1, 1), y)
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
@@ -218,8 +217,6 @@ def fit_linear_model(tls: Sequence[Timeline], y: np.ndarray, groups: np.ndarray,
                      n_boot: int = 100, variants: dict[str, tuple[tuple[str, ...], str]] | None = None,
                      platt_repeats: int = 3) -> LinearMGModel:
     """Select, calibrate and fit on training timelines only (see the module docstring)."""
-    from sklearn.model_selection import cross_val_predict
-    from threadpoolctl import threadpool_limits
 
     y = np.asarray(y, dtype=np.int64)
     if np.bincount(y, minlength=2).min() < 2:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..cache import ResponseCache, cache_key
 from ..grounding import EchoIndex, ground_answer
@@ -127,8 +128,6 @@ class ChatReasoner(Reasoner):
 
     def _run_pending(self, scenarios: Sequence[Scenario], todo: dict[str, list[int]],
                      out: list[Prediction | None]) -> None:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(todo), desc=f"{self.name}:{self.model}", disable=not self.progress, leave=False)
         ex = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llm")
         try:

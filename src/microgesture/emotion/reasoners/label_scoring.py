@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ...errors import ConfigError
 from ..cache import ResponseCache, cache_key
@@ -154,7 +155,6 @@ class LlamaCppLabelScorer:
 
         Identical prompts are scored once; cached prompts are not scored at all.
         """
-        from tqdm.auto import tqdm
 
         keys = [cache_key(self.model, p, self.params) for p in prompts]
         done: dict[str, dict[str, Any]] = {}

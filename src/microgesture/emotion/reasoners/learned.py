@@ -13,8 +13,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, make_scorer
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+from torch import nn
 
 from ...errors import ConfigError
+from ..descriptions import CATEGORY_NAMES, category
 from ..scenario import Scenario, summarize
 from ..schema import VALENCES
 from ..timeline import Timeline
@@ -26,7 +36,6 @@ N_CLASSES = 32
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run tiny torch models single-threaded: on a busy machine, intra-op threads only spin (10-40x slower)."""
-    import torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(n)
@@ -63,7 +72,6 @@ def feature_blocks(tl: Timeline, n_classes: int = N_CLASSES) -> dict[str, np.nda
     a-priori functional categories of :data:`..descriptions.CATEGORIES`; ``globals``: MG rate, illustrative
     share, mean event duration, burst rate, log event count; ``bigrams``: log1p rate of class transitions.
     """
-    from ..descriptions import CATEGORY_NAMES, category
 
     a = tl.arrays()
     lab = a["label"]
@@ -110,7 +118,6 @@ def bag_of_mg_features(tl: Timeline, n_classes: int = N_CLASSES, bigrams: bool =
 
 def inner_splits(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified, person-grouped folds *inside* a training fold, for hyper-parameter selection."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     n = min(n_splits, len(np.unique(groups)), int(np.bincount(y).min()) if y.size else 0)
     if n < 2:
@@ -122,7 +129,6 @@ def inner_splits(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) ->
 
 def _log_loss_scorer() -> Any:
     """Log-loss that tolerates single-class validation folds (tiny grouped folds can have one)."""
-    from sklearn.metrics import log_loss, make_scorer
 
     return make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=[0, 1])
 
@@ -166,12 +172,6 @@ class BagOfMGReasoner(Reasoner):
         return np.stack([bag_of_mg_features(t, feature_set=feature_set) for t in _timelines(scenarios)])
 
     def _estimator(self, cv: list) -> Any:
-        from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import GridSearchCV
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         if self.kind == "rf":  # fixed, conventional settings: no search
             return RandomForestClassifier(n_estimators=300, min_samples_leaf=3, max_features="sqrt",
                                           class_weight="balanced_subsample", random_state=self.seed, n_jobs=1)
@@ -184,14 +184,10 @@ class BagOfMGReasoner(Reasoner):
         return GridSearchCV(pipe, {"logisticregression__C": self.Cs}, cv=cv, scoring=_log_loss_scorer())
 
     def fit(self, scenarios: Sequence[Scenario]) -> BagOfMGReasoner:
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(1):  # ~100 rows: OpenMP/BLAS threads only spin (boosting: 100x slower if busy)
             return self._fit(scenarios)
 
     def _fit(self, scenarios: Sequence[Scenario]) -> BagOfMGReasoner:
-        from sklearn.model_selection import cross_val_score
-
         y = _targets(scenarios)
         groups = np.array([str(s.timeline.group) for s in scenarios])  # type: ignore[union-attr]
         cv = inner_splits(y, groups, self.inner_folds, self.seed)
@@ -216,7 +212,6 @@ class BagOfMGReasoner(Reasoner):
     def predict(self, scenarios: Sequence[Scenario]) -> list[Prediction]:
         if self.model is None or self.chosen is None:
             raise ConfigError(f"{self.name}: call fit() on training scenarios first")
-        from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
             p = self.model.predict_proba(self._x(scenarios, self.chosen))[:, 1]
@@ -245,8 +240,6 @@ class SequenceGRUReasoner(Reasoner):
         return {"name": self.name, **self.hp}
 
     def _batch(self, scenarios: Sequence[Scenario]) -> tuple[Any, Any, Any]:
-        import torch
-
         tls = _timelines(scenarios)
         L = max(1, min(self.hp["max_len"], max((len(t.events) for t in tls), default=1)))
         labels = torch.zeros(len(tls), L, dtype=torch.long)
@@ -267,9 +260,6 @@ class SequenceGRUReasoner(Reasoner):
         return labels, feats, lengths
 
     def _net(self) -> Any:
-        import torch
-        from torch import nn
-
         hp = self.hp
 
         class Net(nn.Module):
@@ -292,8 +282,6 @@ class SequenceGRUReasoner(Reasoner):
         return Net()
 
     def fit(self, scenarios: Sequence[Scenario]) -> SequenceGRUReasoner:
-        import torch
-
         labels, feats, lengths = self._batch(scenarios)
         y = torch.from_numpy(_targets(scenarios)).float()
         pos_weight = ((len(y) - y.sum()) / y.sum().clamp_min(1)).detach()
@@ -303,8 +291,6 @@ class SequenceGRUReasoner(Reasoner):
         return self
 
     def _train(self, labels: Any, feats: Any, lengths: Any, y: Any, pos_weight: Any) -> None:
-        import torch
-
         for k in range(self.hp["n_seeds"]):
             torch.manual_seed(self.seed * 1000 + k)
             net = self._net()
@@ -321,8 +307,6 @@ class SequenceGRUReasoner(Reasoner):
             self.nets.append(net)
 
     def predict(self, scenarios: Sequence[Scenario]) -> list[Prediction]:
-        import torch
-
         if not self.nets:
             raise ConfigError(f"{self.name}: call fit() on training scenarios first")
         labels, feats, lengths = self._batch(scenarios)
@@ -384,7 +368,6 @@ def temporal_profile_features(tl: Timeline) -> np.ndarray:
     log1p median inter-event gap, burstiness ``(sd - mean) / (sd + mean)`` of the gaps (-1 regular, 0 Poisson,
     -> 1 bursty), share of events in the first and in the last third, and log1p mean event duration.
     """
-    from ..descriptions import CATEGORY_NAMES, category
 
     a = tl.arrays()
     span = max(tl.duration_s, 1.0)
@@ -431,10 +414,6 @@ class TemporalProfileReasoner(Reasoner):
         return np.stack([temporal_profile_features(t) for t in _timelines(scenarios)])
 
     def fit(self, scenarios: Sequence[Scenario]) -> TemporalProfileReasoner:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
                                                                          class_weight="balanced"))
         self.model.fit(self._x(scenarios), _targets(scenarios))
