@@ -122,3 +122,15 @@ def test_strict_check_fails_on_skipped_files(capsys, tmp_path):
     assert r["clips"] == 1 and r["skipped"] == 1 and "has 5 joints" in r["skipped_files"][0]["reason"]
     assert main(["data", "check", str(root), "--layout", "coco17", "--strict"]) == 1
     assert "b.npy: has 5 joints" in capsys.readouterr().err
+
+
+@pytest.mark.real_data
+def test_check_finds_the_dataset_below_its_root_and_inside_the_data_root(capsys, real_data, monkeypatch, tmp_path):
+    """`data check ../shared/datasets/nw_ucla` (the dataset's root folder, not the folder of its files), and the
+    same by a path relative to MICROGESTURE_DATA from another working directory."""
+    r = _json(capsys, ["data", "check", str(real_data / "nw_ucla"), "--json"])
+    assert r["clips"] == 1484 and r["layout"] == "kinect_v1"
+    monkeypatch.setenv("MICROGESTURE_DATA", str(real_data))
+    monkeypatch.chdir(tmp_path)
+    r = _json(capsys, ["data", "check", "nw_ucla", "--json"])
+    assert r["clips"] == 1484

@@ -16,6 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ...errors import DataError
+from ...utils.paths import data_root, resolve_data_path
 from ..clip import Clip
 from ..dataset import SkeletonDataset, Skipped
 from ..native import NativeStore, is_native_store
@@ -123,9 +124,9 @@ def open_dataset(
     **options: Any,
 ) -> SkeletonDataset:
     """Read the dataset at ``path`` with the reader for ``kind`` (sniffed from the path when not given)."""
-    path = Path(path)
+    path = resolve_data_path(path)  # a path that is not here is looked for inside the data root
     if not path.exists():
-        raise DataError(path, "does not exist")
+        raise DataError(path, f"does not exist (here or inside the data root {data_root()})")
     if kind is None:
         found = locate_dataset(path)
         if found is None:
