@@ -101,7 +101,6 @@ def pool_graph_features(y: Tensor, n: int, m: int) -> tuple[Tensor, Tensor]:
     return joints.mean(dim=2), joints.transpose(1, 2)
 
 
-
 def mean_over_frames_and_joints(y: Tensor) -> Tensor:
     """``y.mean(dim=(2, 3))``, bit for bit, with a cheaper backward while autograd records.
 

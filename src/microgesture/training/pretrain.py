@@ -51,8 +51,8 @@ class PretrainModule(SkeletonModule):
         self.moco.check_batch_size(int(self.cfg.data.batch_size) * self.trainer.world_size)
         if self.device.type == "cpu":
             # NHWC activations let oneDNN run the graph encoders' convolutions without layout reorders:
-            # 8-25 % more clips/s per CPU pretraining step (benchmarks/bench_pretrain.py, "channels-last"
-            # row). Parameters change strides in place, so the optimiser keeps its references.
+            # the contiguous layout trains at 0.85-0.90x (benchmarks/bench_pretrain.py, "NCHW / channels-last";
+            # docs/results/speed.md). Parameters change strides in place, so the optimiser keeps its references.
             set_channels_last(self.moco)
 
     def on_train_epoch_start(self) -> None:
